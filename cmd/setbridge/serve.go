@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/urfave/cli/v2"
+
+	"github.com/setbridge/setbridge/config"
+	"github.com/setbridge/setbridge/media"
+	"github.com/setbridge/setbridge/mixerengine"
+	"github.com/setbridge/setbridge/sip"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the server (every role in one process, on the embedded defaults unless --config is given)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML configuration `FILE` (over the embedded defaults)", EnvVars: []string{"SETBRIDGE_CONFIG"}},
+			&cli.StringFlag{Name: "http-addr", Usage: "HTTP listen address (/livez, /readyz, /metrics)", EnvVars: []string{"SETBRIDGE_HTTP_ADDR"}},
+			&cli.StringFlag{Name: "sip-udp", Usage: "SIP UDP listen address (- disables)", EnvVars: []string{"SETBRIDGE_SIP_UDP"}},
+			&cli.StringFlag{Name: "sip-tcp", Usage: "SIP TCP listen address (- disables)", EnvVars: []string{"SETBRIDGE_SIP_TCP"}},
+			&cli.StringFlag{Name: "media-address", Usage: "address advertised in SDP", EnvVars: []string{"SETBRIDGE_MEDIA_ADDRESS"}},
+			&cli.IntFlag{Name: "rtp-port-min", Usage: "lowest RTP port", EnvVars: []string{"SETBRIDGE_RTP_PORT_MIN"}},
+			&cli.IntFlag{Name: "rtp-port-max", Usage: "highest RTP port", EnvVars: []string{"SETBRIDGE_RTP_PORT_MAX"}},
+			&cli.DurationFlag{Name: "drain-timeout", Usage: "how long SIGTERM waits for calls to end", EnvVars: []string{"SETBRIDGE_DRAIN_TIMEOUT"}},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"SETBRIDGE_LOG_LEVEL"}},
+			&cli.StringFlag{Name: "log-format", Usage: "text or json", EnvVars: []string{"SETBRIDGE_LOG_FORMAT"}},
+		},
+		Action: serve,
+	}
+}
+
+// loadConfig builds the configuration: embedded defaults, the file, then
+// flags and SETBRIDGE_* variables.
+func loadConfig(cctx *cli.Context) (config.Config, error) {
+	cfg := config.Default()
+	if p := cctx.String("config"); p != "" {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return cfg, err
+		}
+		c, err := config.Parse(src)
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			return cfg, fmt.Errorf("invalid configuration:\n%s", ps.Describe(p, src))
+		}
+		if err != nil {
+			return cfg, err
+		}
+		cfg = c
+	}
+	set := func(name string, f func()) {
+		if cctx.IsSet(name) {
+			f()
+		}
+	}
+	set("http-addr", func() { cfg.HTTP.Addr = cctx.String("http-addr") })
+	set("sip-udp", func() { cfg.SIP.UDP = cctx.String("sip-udp") })
+	set("sip-tcp", func() { cfg.SIP.TCP = cctx.String("sip-tcp") })
+	set("media-address", func() { cfg.SIP.MediaAddress = cctx.String("media-address") })
+	set("rtp-port-min", func() { cfg.SIP.RTPPortMin = cctx.Int("rtp-port-min") })
+	set("rtp-port-max", func() { cfg.SIP.RTPPortMax = cctx.Int("rtp-port-max") })
+	set("drain-timeout", func() { cfg.DrainTimeout = cctx.Duration("drain-timeout") })
+	set("log-level", func() { cfg.Log.Level = cctx.String("log-level") })
+	set("log-format", func() { cfg.Log.Format = cctx.String("log-format") })
+	return cfg, nil
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// conference adapts the mixer engine to what the SIP gateway needs.
+type conference struct{ e *mixerengine.Engine }
+
+func (c conference) Rate() int { return c.e.Rate() }
+
+func (c conference) Join(room string, p media.Participant) (func(), error) {
+	m, err := c.e.Join(mixerengine.RoomID(room), p)
+	if err != nil {
+		return nil, err
+	}
+	return m.Leave, nil
+}
+
+func serve(cctx *cli.Context) error {
+	cfg, err := loadConfig(cctx)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	log := newLogger(cfg.Log)
+	slog.SetDefault(log)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, Logger: log})
+	defer engine.Close()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "setbridge_mixer_rooms", Help: "Rooms being mixed."},
+		func() float64 { return float64(engine.RoomCount()) }))
+
+	gw, err := sip.NewServer(cfg.SIP, conference{engine}, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg)})
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if err := gw.Listen(); err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() || gw.Draining() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("listen http: %v", err), 1)
+	}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "error", err)
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sipDone := make(chan error, 1)
+	go func() { sipDone <- gw.Run(ctx) }()
+
+	attrs := []any{"http", ln.Addr().String()}
+	for _, tp := range []string{"udp", "tcp", "tls"} {
+		if a := gw.Addr(tp); a != nil {
+			attrs = append(attrs, "sip_"+tp, a.String())
+		}
+	}
+	ready.Store(true)
+	log.Info("setbridge ready", attrs...)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		log.Info("draining", "signal", sig.String(), "calls", gw.ActiveCalls(), "timeout", cfg.DrainTimeout)
+		gw.Drain()
+		drain(gw, cfg.DrainTimeout, sigs)
+	case err := <-sipDone:
+		log.Error("sip gateway stopped", "error", err)
+	}
+	cancel()
+	<-sipDone
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	<-httpDone
+	log.Info("stopped")
+	return nil
+}
+
+// drain waits until no call is left, the timeout passes, or a second
+// signal arrives.
+func drain(gw *sip.Server, timeout time.Duration, sigs <-chan os.Signal) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	for gw.ActiveCalls() > 0 {
+		select {
+		case <-deadline.C:
+			return
+		case <-sigs:
+			return
+		case <-poll.C:
+		}
+	}
+}

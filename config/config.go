@@ -1,0 +1,258 @@
+// Package config loads setbridge's YAML configuration: an embedded default,
+// a file over it, and validation that points at the offending line.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/setbridge/setbridge/sip"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default configuration.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Config is the whole of setbridge's configuration.
+type Config struct {
+	Log          Log           `yaml:"log"`
+	HTTP         HTTP          `yaml:"http"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	Mixer        Mixer         `yaml:"mixer"`
+	SIP          sip.Config    `yaml:"sip"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+}
+
+// Mixer configures the mixer engine.
+type Mixer struct {
+	Rate int `yaml:"rate"`
+}
+
+// Problem is one thing wrong with a configuration file.
+type Problem struct {
+	Line, Column int    // 1-based; 0 when unknown
+	Path         string // e.g. "sip.trunks[0].codecs[1]"
+	Msg          string
+}
+
+func (p Problem) Error() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", p.Line)
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path + ": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems is every problem found in one file.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Describe renders the problems with the lines of src they point at.
+func (ps Problems) Describe(name string, src []byte) string {
+	lines := strings.Split(string(src), "\n")
+	var b strings.Builder
+	for _, p := range ps {
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "%s:%d: ", name, p.Line)
+		} else {
+			fmt.Fprintf(&b, "%s: ", name)
+		}
+		if p.Path != "" {
+			b.WriteString(p.Path + ": ")
+		}
+		b.WriteString(p.Msg + "\n")
+		if p.Line > 0 && p.Line <= len(lines) {
+			fmt.Fprintf(&b, "  %4d | %s\n", p.Line, lines[p.Line-1])
+			if p.Column > 0 {
+				fmt.Fprintf(&b, "       | %s^\n", strings.Repeat(" ", p.Column-1))
+			}
+		}
+	}
+	return b.String()
+}
+
+// Default returns the embedded default configuration.
+func Default() Config {
+	c, err := Parse(defaultYAML)
+	if err != nil {
+		panic("config: embedded default is invalid: " + err.Error())
+	}
+	return c
+}
+
+// Load reads a file over the embedded defaults.
+func Load(path string) (Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(src)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// Parse reads YAML over the embedded defaults and validates the result.
+// A failure is a Problems value.
+func Parse(src []byte) (Config, error) {
+	var c Config
+	if err := decodeStrict(defaultYAML, &c); err != nil {
+		return Config{}, err
+	}
+	// Lists in the file replace the defaults' lists rather than merge.
+	var probe struct {
+		SIP map[string]any `yaml:"sip"`
+	}
+	_ = yaml.Unmarshal(src, &probe)
+	if _, ok := probe.SIP["trunks"]; ok {
+		c.SIP.Trunks = nil
+	}
+	if _, ok := probe.SIP["dispatch"]; ok {
+		c.SIP.Dispatch = nil
+	}
+	if err := decodeStrict(src, &c); err != nil {
+		return Config{}, err
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(src, &root)
+	if ps := c.validate(&root); len(ps) > 0 {
+		return Config{}, ps
+	}
+	return c, nil
+}
+
+func decodeStrict(src []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	err := dec.Decode(c)
+	if err == nil || errors.Is(err, errEOF) || err.Error() == "EOF" {
+		return nil
+	}
+	var ps Problems
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for _, e := range te.Errors {
+			ps = append(ps, problemFromYAML(e))
+		}
+		return ps
+	}
+	return Problems{problemFromYAML(err.Error())}
+}
+
+var errEOF = errors.New("EOF")
+
+func problemFromYAML(msg string) Problem {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return Problem{Line: n, Msg: m[2]}
+	}
+	return Problem{Msg: msg}
+}
+
+// validate checks what the YAML decoder cannot.
+func (c *Config) validate(root *yaml.Node) Problems {
+	var ps Problems
+	add := func(path, msg string) {
+		n := nodeAt(root, path)
+		p := Problem{Path: path, Msg: msg}
+		if n != nil {
+			p.Line, p.Column = n.Line, n.Column
+		}
+		ps = append(ps, p)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", fmt.Sprintf("unknown level %q (debug, info, warn, error)", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", fmt.Sprintf("unknown format %q (text, json)", c.Log.Format))
+	}
+	switch c.Mixer.Rate {
+	case 8000, 16000, 48000:
+	default:
+		add("mixer.rate", fmt.Sprintf("rate %d not supported (8000, 16000, 48000)", c.Mixer.Rate))
+	}
+	if c.DrainTimeout < 0 {
+		add("drain_timeout", "must not be negative")
+	}
+	c.SIP = c.SIP.WithDefaults()
+	for _, fe := range c.SIP.Validate() {
+		add("sip."+fe.Path, strings.TrimPrefix(fe.Err.Error(), sip.ErrBadConfig.Error()+": "))
+	}
+	return ps
+}
+
+var pathPart = regexp.MustCompile(`^([a-z_]+)(?:\[(\d+)\])?(?:\[(\d+)\])?$`)
+
+// nodeAt finds the node of a path such as "sip.trunks[1].codecs[0]",
+// returning the deepest node that exists (so a missing key points at its
+// parent).
+func nodeAt(root *yaml.Node, path string) *yaml.Node {
+	if root == nil || len(root.Content) == 0 {
+		return nil
+	}
+	n := root.Content[0]
+	for _, part := range strings.Split(path, ".") {
+		m := pathPart.FindStringSubmatch(part)
+		if m == nil || n.Kind != yaml.MappingNode {
+			return n
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == m[1] {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return n
+		}
+		for _, idx := range m[2:] {
+			if idx == "" {
+				continue
+			}
+			k, _ := strconv.Atoi(idx)
+			if next.Kind != yaml.SequenceNode || k >= len(next.Content) {
+				return next
+			}
+			next = next.Content[k]
+		}
+		n = next
+	}
+	return n
+}

@@ -1,0 +1,49 @@
+package sip
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the gateway's Prometheus collectors.
+type Metrics struct {
+	invites        prometheus.Counter
+	answered       prometheus.Counter
+	rejected       *prometheus.CounterVec
+	ended          *prometheus.CounterVec
+	activeCalls    prometheus.Gauge
+	digits         prometheus.Counter
+	rtpTimeouts    prometheus.Counter
+	sessionExpired prometheus.Counter
+	registered     *prometheus.GaugeVec
+	regFailures    *prometheus.CounterVec
+}
+
+// NewMetrics creates the collectors and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		invites:        prometheus.NewCounter(prometheus.CounterOpts{Name: "setbridge_sip_invites_total", Help: "Initial INVITEs received."}),
+		answered:       prometheus.NewCounter(prometheus.CounterOpts{Name: "setbridge_sip_calls_answered_total", Help: "Calls answered and joined to a room."}),
+		rejected:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "setbridge_sip_calls_rejected_total", Help: "Initial INVITEs refused, by reason."}, []string{"reason"}),
+		ended:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "setbridge_sip_calls_ended_total", Help: "Calls ended, by reason."}, []string{"reason"}),
+		activeCalls:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "setbridge_sip_active_calls", Help: "Calls in progress."}),
+		digits:         prometheus.NewCounter(prometheus.CounterOpts{Name: "setbridge_sip_dtmf_digits_total", Help: "DTMF digits received (RFC 4733 and SIP INFO)."}),
+		rtpTimeouts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "setbridge_sip_rtp_timeouts_total", Help: "Calls hung up for lack of RTP."}),
+		sessionExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "setbridge_sip_session_expired_total", Help: "Calls hung up because the session timer expired."}),
+		registered:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "setbridge_sip_registration_registered", Help: "1 while a trunk's outbound registration is in force."}, []string{"trunk"}),
+		regFailures:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "setbridge_sip_registration_failures_total", Help: "Failed outbound registration attempts."}, []string{"trunk"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.invites, m.answered, m.rejected, m.ended, m.activeCalls, m.digits, m.rtpTimeouts,
+			m.sessionExpired, m.registered, m.regFailures)
+	}
+	return m
+}
+
+func (m *Metrics) registrationState(trunk string, st RegistrationStatus) {
+	v := 0.0
+	if st.State == Registered {
+		v = 1
+	}
+	m.registered.WithLabelValues(trunk).Set(v)
+	if st.LastError != "" {
+		m.regFailures.WithLabelValues(trunk).Inc()
+	}
+}

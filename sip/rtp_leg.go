@@ -1,0 +1,383 @@
+package sip
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+
+	"github.com/setbridge/setbridge/media"
+	"github.com/setbridge/setbridge/media/dtmf"
+	"github.com/setbridge/setbridge/media/resample"
+)
+
+// legStats are a leg's counters, read by metrics and RTCP.
+type legStats struct {
+	packetsIn, octetsIn, packetsOut, octetsOut atomic.Uint64
+	strayIn, badIn                           atomic.Uint64
+}
+
+// rtpLeg carries one call's audio: RTP in, through a jitter buffer, decoded
+// and resampled to the room's rate on the mixer's tick (the playout clock);
+// the room's mix resampled, encoded and sent as RTP on the same tick.
+type rtpLeg struct {
+	log      *slog.Logger
+	clock    media.Clock
+	conn     *net.UDPConn
+	rtcpConn *net.UDPConn
+	port     int
+	ports    *portAllocator
+	neg      negotiated
+	roomRate int
+	onDigit  func(dtmf.Digit)
+
+	// Where we send; latched to the first source heard (symmetric RTP).
+	remote     atomic.Pointer[netip.AddrPort]
+	remoteRTCP atomic.Pointer[netip.AddrPort]
+	sending    atomic.Bool
+	lastRecv   atomic.Int64 // unix nanoseconds of the last RTP packet
+	stats      legStats
+
+	// Read loop state.
+	source  netip.AddrPort // latched source; zero until the first packet
+	readBuf [1500]byte
+
+	mu       sync.Mutex // guards the receive pipeline below
+	relatch  bool
+	jb       *media.JitterBuffer
+	dec      media.Decoder
+	digits   *dtmf.Receiver
+	inFIFO   *media.SampleFIFO
+	upRS     *resample.Resampler
+	decBuf   []int16
+	upFrame  []int16 // one frame at the codec rate
+	pktIn    int     // samples per packet at the codec rate
+	highSeq  uint32
+	lastSSRC uint32
+
+	// Send pipeline, owned by the tick goroutine.
+	enc      media.Encoder
+	downRS   *resample.Resampler
+	outFIFO  *media.SampleFIFO
+	downBuf  []int16
+	pktPCM   []int16
+	sendBuf  [1500]byte
+	seq      uint16
+	ts       uint32
+	ssrc     uint32
+	marker   bool
+	sinceSR  int
+	hdr      rtp.Header
+
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+type legConfig struct {
+	log         *slog.Logger
+	clock       media.Clock
+	ports       *portAllocator
+	neg         negotiated
+	roomRate    int
+	jitterDepth int
+	onDigit     func(dtmf.Digit)
+}
+
+func newRTPLeg(c legConfig) (*rtpLeg, error) {
+	conn, rtcpConn, port, err := c.ports.listen()
+	if err != nil {
+		return nil, err
+	}
+	l := &rtpLeg{log: c.log, clock: c.clock, conn: conn, rtcpConn: rtcpConn, port: port, ports: c.ports,
+		roomRate: c.roomRate, onDigit: c.onDigit, done: make(chan struct{}),
+		jb: media.NewJitterBuffer(c.jitterDepth), ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32(), marker: true}
+	if err := l.setCodec(c.neg); err != nil {
+		l.closeSockets()
+		return nil, err
+	}
+	l.wg.Add(2)
+	go func() { defer l.wg.Done(); l.readRTP() }()
+	go func() { defer l.wg.Done(); l.readRTCP() }()
+	return l, nil
+}
+
+// setCodec (re)builds the codec pipelines; called before start and on a
+// re-INVITE that changes the codec.
+func (l *rtpLeg) setCodec(n negotiated) error {
+	enc, err := n.Codec.NewEncoder()
+	if err != nil {
+		return err
+	}
+	dec, err := n.Codec.NewDecoder()
+	if err != nil {
+		return err
+	}
+	rate := n.Codec.SampleRate
+	var up, down *resample.Resampler
+	if rate != l.roomRate {
+		if up, err = resample.New(rate, l.roomRate); err != nil {
+			return err
+		}
+		if down, err = resample.New(l.roomRate, rate); err != nil {
+			return err
+		}
+	}
+	pkt := rate * n.Ptime / 1000
+	l.mu.Lock()
+	l.neg, l.dec, l.upRS = n, dec, up
+	l.digits = dtmf.NewReceiver(8000)
+	l.pktIn = pkt
+	l.inFIFO = media.NewSampleFIFO(rate / 5) // 200 ms
+	l.decBuf = make([]int16, rate/10)        // up to 100 ms per packet
+	l.upFrame = make([]int16, media.FrameSamples(rate))
+	l.enc, l.downRS = enc, down
+	l.outFIFO = media.NewSampleFIFO(rate / 5)
+	l.downBuf = make([]int16, media.FrameSamples(rate))
+	l.pktPCM = make([]int16, pkt)
+	l.marker = true
+	l.mu.Unlock()
+	return nil
+}
+
+// setRemote points the leg at the peer's SDP address until a packet tells
+// it where the peer really is.
+func (l *rtpLeg) setRemote(rtpAddr, rtcpAddr netip.AddrPort) {
+	l.remote.Store(&rtpAddr)
+	l.remoteRTCP.Store(&rtcpAddr)
+	l.mu.Lock()
+	l.relatch = true
+	l.mu.Unlock()
+}
+
+func (l *rtpLeg) localPort() int { return l.port }
+
+// ReadFrame implements media.Uplink on the mixer's tick.
+func (l *rtpLeg) ReadFrame(dst []int16) bool {
+	l.mu.Lock()
+	if d, ok := l.digits.Tick(l.clock.Now()); ok && l.onDigit != nil {
+		l.onDigit(d)
+	}
+	for l.inFIFO.Len() < len(l.upFrame) {
+		payload, st := l.jb.Pop()
+		switch st {
+		case media.JitterPacket:
+			n, err := l.dec.Decode(l.decBuf, payload)
+			if err != nil {
+				l.stats.badIn.Add(1)
+				l.inFIFO.WriteSilence(l.pktIn)
+				continue
+			}
+			l.inFIFO.Write(l.decBuf[:n])
+		case media.JitterLost:
+			l.inFIFO.WriteSilence(l.pktIn)
+		default:
+			l.mu.Unlock()
+			return false
+		}
+	}
+	l.inFIFO.Read(l.upFrame)
+	up := l.upRS
+	l.mu.Unlock()
+	if up != nil {
+		up.Process(dst, l.upFrame)
+	} else {
+		copy(dst, l.upFrame)
+	}
+	return true
+}
+
+// WriteFrame implements media.Downlink on the mixer's tick.
+func (l *rtpLeg) WriteFrame(pcm []int16) {
+	if !l.sending.Load() {
+		l.marker = true
+		return
+	}
+	dst := l.remote.Load()
+	if dst == nil || !dst.IsValid() || dst.Addr().IsUnspecified() {
+		return
+	}
+	if l.downRS != nil {
+		n := l.downRS.Process(l.downBuf, pcm)
+		l.outFIFO.Write(l.downBuf[:n])
+	} else {
+		l.outFIFO.Write(pcm)
+	}
+	for l.outFIFO.Read(l.pktPCM) {
+		l.hdr = rtp.Header{Version: 2, Marker: l.marker, PayloadType: l.neg.PT, SequenceNumber: l.seq, Timestamp: l.ts, SSRC: l.ssrc}
+		hn, err := l.hdr.MarshalTo(l.sendBuf[:])
+		if err != nil {
+			return
+		}
+		pn, err := l.enc.Encode(l.sendBuf[hn:], l.pktPCM)
+		if err != nil {
+			l.log.Debug("encode failed", "error", err)
+			continue
+		}
+		if _, err := l.conn.WriteToUDPAddrPort(l.sendBuf[:hn+pn], *dst); err != nil && !errors.Is(err, net.ErrClosed) {
+			l.log.Debug("rtp send failed", "error", err)
+		}
+		l.stats.packetsOut.Add(1)
+		l.stats.octetsOut.Add(uint64(pn))
+		l.marker = false
+		l.seq++
+		l.ts += l.neg.Codec.RTPTicks(len(l.pktPCM))
+	}
+	l.sinceSR++
+	if l.sinceSR >= int(5*time.Second/media.FrameDuration) {
+		l.sinceSR = 0
+		l.sendReport()
+	}
+}
+
+func (l *rtpLeg) readRTP() {
+	for {
+		n, src, err := l.conn.ReadFromUDPAddrPort(l.readBuf[:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		l.handleRTP(l.readBuf[:n], src)
+	}
+}
+
+// handleRTP takes one datagram: strict source after latching, then audio
+// into the jitter buffer and telephone-events into the DTMF receiver.
+func (l *rtpLeg) handleRTP(b []byte, src netip.AddrPort) {
+	var h rtp.Header
+	hn, err := h.Unmarshal(b)
+	if err != nil || h.Version != 2 {
+		l.stats.badIn.Add(1)
+		return
+	}
+	payload := b[hn:]
+	if h.Padding && len(payload) > 0 {
+		pad := int(payload[len(payload)-1])
+		if pad > len(payload) {
+			l.stats.badIn.Add(1)
+			return
+		}
+		payload = payload[:len(payload)-pad]
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.relatch {
+		l.source, l.relatch = netip.AddrPort{}, false
+	}
+	if !l.source.IsValid() {
+		// Latch: from now on only this source is accepted, and we send to
+		// it (symmetric RTP for callers behind NAT).
+		l.source = src
+		s := src
+		l.remote.Store(&s)
+		r := netip.AddrPortFrom(src.Addr(), src.Port()+1)
+		l.remoteRTCP.Store(&r)
+	} else if src != l.source {
+		l.stats.strayIn.Add(1)
+		return
+	}
+	l.lastRecv.Store(l.clock.Now().UnixNano())
+	l.stats.packetsIn.Add(1)
+	l.stats.octetsIn.Add(uint64(len(payload)))
+	l.lastSSRC = h.SSRC
+	switch {
+	case h.PayloadType == l.neg.PT:
+		l.jb.Push(h.SequenceNumber, payload)
+	case l.neg.DTMFPT >= 0 && int(h.PayloadType) == l.neg.DTMFPT:
+		d, ok, err := l.digits.Push(h.SequenceNumber, h.Timestamp, payload, l.clock.Now())
+		if err != nil {
+			l.stats.badIn.Add(1)
+		} else if ok && l.onDigit != nil {
+			l.onDigit(d)
+		}
+	default:
+		l.stats.badIn.Add(1)
+	}
+}
+
+func (l *rtpLeg) readRTCP() {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := l.rtcpConn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			if rr, ok := p.(*rtcp.ReceiverReport); ok {
+				for _, r := range rr.Reports {
+					l.log.Debug("rtcp receiver report", "fraction_lost", r.FractionLost, "jitter", r.Jitter)
+				}
+			}
+		}
+	}
+}
+
+// sendReport sends an RTCP sender report with a reception report block.
+func (l *rtpLeg) sendReport() {
+	dst := l.remoteRTCP.Load()
+	if dst == nil || !dst.IsValid() {
+		return
+	}
+	now := l.clock.Now()
+	st := l.jb.Stats()
+	sr := &rtcp.SenderReport{SSRC: l.ssrc, NTPTime: ntpTime(now), RTPTime: l.ts,
+		PacketCount: uint32(l.stats.packetsOut.Load()), OctetCount: uint32(l.stats.octetsOut.Load())}
+	l.mu.Lock()
+	if l.lastSSRC != 0 {
+		sr.Reports = []rtcp.ReceptionReport{{SSRC: l.lastSSRC, TotalLost: uint32(st.Lost) & 0xffffff}}
+	}
+	l.mu.Unlock()
+	b, err := sr.Marshal()
+	if err != nil {
+		return
+	}
+	_, _ = l.rtcpConn.WriteToUDPAddrPort(b, *dst)
+}
+
+// ntpTime converts t to the 64-bit NTP format of RFC 3550 §4.
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
+}
+
+// idle returns how long ago the last RTP packet arrived (since start if none).
+func (l *rtpLeg) idle(since time.Time) time.Duration {
+	last := l.lastRecv.Load()
+	if last == 0 {
+		return l.clock.Now().Sub(since)
+	}
+	return l.clock.Now().Sub(time.Unix(0, last))
+}
+
+func (l *rtpLeg) closeSockets() {
+	l.conn.Close()
+	l.rtcpConn.Close()
+	l.ports.release(l.port)
+}
+
+// close stops the leg and waits for its goroutines.
+func (l *rtpLeg) close() {
+	l.once.Do(func() {
+		close(l.done)
+		l.closeSockets()
+		l.wg.Wait()
+	})
+}
