@@ -34,13 +34,13 @@ type call struct {
 	local  netip.Addr
 
 	mu             sync.Mutex
-	sdpVersion     uint64     // guarded by mu
+	sdpVersion     uint64       // guarded by mu
 	remote         *remoteMedia // guarded by mu
-	dir            Direction  // our direction; guarded by mu
-	awaitingAnswer bool       // offer sent in 200, answer due in ACK; guarded by mu
-	leave          func()     // guarded by mu
+	dir            Direction    // our direction; guarded by mu
+	awaitingAnswer bool         // offer sent in 200, answer due in ACK; guarded by mu
+	leave          func()       // guarded by mu
 	sessionExpires time.Duration
-	refresher      string // "uac" or "uas"
+	refresher      string      // "uac" or "uas"
 	seTimer        media.Timer // guarded by mu
 	watchdog       media.Timer // guarded by mu
 

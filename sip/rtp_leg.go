@@ -21,7 +21,7 @@ import (
 // legStats are a leg's counters, read by metrics and RTCP.
 type legStats struct {
 	packetsIn, octetsIn, packetsOut, octetsOut atomic.Uint64
-	strayIn, badIn                           atomic.Uint64
+	strayIn, badIn                             atomic.Uint64
 }
 
 // rtpLeg carries one call's audio: RTP in, through a jitter buffer, decoded
@@ -63,18 +63,18 @@ type rtpLeg struct {
 	lastSSRC uint32
 
 	// Send pipeline, owned by the tick goroutine.
-	enc      media.Encoder
-	downRS   *resample.Resampler
-	outFIFO  *media.SampleFIFO
-	downBuf  []int16
-	pktPCM   []int16
-	sendBuf  [1500]byte
-	seq      uint16
-	ts       uint32
-	ssrc     uint32
-	marker   bool
-	sinceSR  int
-	hdr      rtp.Header
+	enc     media.Encoder
+	downRS  *resample.Resampler
+	outFIFO *media.SampleFIFO
+	downBuf []int16
+	pktPCM  []int16
+	sendBuf [1500]byte
+	seq     uint16
+	ts      uint32
+	ssrc    uint32
+	marker  bool
+	sinceSR int
+	hdr     rtp.Header
 
 	done chan struct{}
 	wg   sync.WaitGroup

@@ -13,9 +13,9 @@ type portAllocator struct {
 	bind     netip.Addr
 	min, max int
 
-	mu     sync.Mutex
-	next   int          // guarded by mu
-	inUse  map[int]bool // guarded by mu
+	mu    sync.Mutex
+	next  int          // guarded by mu
+	inUse map[int]bool // guarded by mu
 }
 
 func newPortAllocator(bind netip.Addr, min, max int) *portAllocator {

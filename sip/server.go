@@ -387,8 +387,10 @@ func (h demoteHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.Handler.Enabled(ctx, slog.LevelDebug) || h.Handler.Enabled(ctx, l) || l > slog.LevelDebug
 }
 
-func (h demoteHandler) WithAttrs(a []slog.Attr) slog.Handler { return demoteHandler{h.Handler.WithAttrs(a)} }
-func (h demoteHandler) WithGroup(n string) slog.Handler      { return demoteHandler{h.Handler.WithGroup(n)} }
+func (h demoteHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return demoteHandler{h.Handler.WithAttrs(a)}
+}
+func (h demoteHandler) WithGroup(n string) slog.Handler { return demoteHandler{h.Handler.WithGroup(n)} }
 
 var errNoAnswer = errors.New("no sdp answer in ack")
 

@@ -38,8 +38,9 @@ func (d *Decoder) Decode(dst []int16, payload []byte) int {
 	return 2 * n
 }
 
-// decodeLower is the lower sub-band ADPCM decoder (blocks 5L,
-// INVQBL, and 6L, LIMIT, then 3L and 4L as in the encoder) in mode 1; it returns the reconstructed lower sub-band signal rL.
+// decodeLower is the lower sub-band ADPCM decoder in mode 1: INVQBL, RECONS
+// and LIMIT give the output rL, which it returns; INVQAL, LOGSCL, SCALEL and
+// the predictor (block 4L) adapt exactly as in the encoder.
 func (d *Decoder) decodeLower(il int32) int32 {
 	st := &d.lower
 
@@ -57,9 +58,9 @@ func (d *Decoder) decodeLower(il int32) int32 {
 	return rl
 }
 
-// decodeUpper is the higher sub-band ADPCM decoder (blocks 5H,
-// LIMIT, then 3H and 4H);
-// it returns the reconstructed higher sub-band signal rH.
+// decodeUpper is the higher sub-band ADPCM decoder: INVQAH, RECONS and
+// LIMIT give the output rH, which it returns; LOGSCH, SCALEH and the
+// predictor (block 4H) adapt exactly as in the encoder.
 func (d *Decoder) decodeUpper(ih int32) int32 {
 	st := &d.upper
 
