@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strconv"
@@ -246,7 +245,7 @@ func (s *Server) sessionTimer(req *sipmsg.Request) (time.Duration, string, time.
 	}
 	h := req.GetHeader("Session-Expires")
 	if h == nil {
-		h = req.GetHeader("x")
+		h = req.GetHeader("x") // the compact form (RFC 4028 §4)
 	}
 	if h == nil {
 		return 0, "", minSE
@@ -609,4 +608,3 @@ func (c *call) end(reason string) {
 	})
 }
 
-var _ = rand.Uint32

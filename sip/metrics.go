@@ -37,13 +37,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) registrationState(trunk string, st RegistrationStatus) {
-	v := 0.0
-	if st.State == Registered {
-		v = 1
-	}
-	m.registered.WithLabelValues(trunk).Set(v)
-	if st.LastError != "" {
-		m.regFailures.WithLabelValues(trunk).Inc()
+// registrationWatcher turns a registration's status changes into metrics;
+// a failure counts once, when the failure count rises.
+func (m *Metrics) registrationWatcher(trunk string) func(RegistrationStatus) {
+	lastFailures := 0
+	return func(st RegistrationStatus) {
+		v := 0.0
+		if st.State == Registered {
+			v = 1
+		}
+		m.registered.WithLabelValues(trunk).Set(v)
+		if st.Failures > lastFailures {
+			m.regFailures.WithLabelValues(trunk).Add(float64(st.Failures - lastFailures))
+		}
+		lastFailures = st.Failures
 	}
 }

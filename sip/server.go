@@ -47,6 +47,7 @@ type Server struct {
 	cfg     Config
 	conf    Conference
 	log     *slog.Logger
+	base    *slog.Logger // the logger without component=sip
 	clock   media.Clock
 	metrics *Metrics
 	onDigit func(string, dtmf.Digit)
@@ -97,7 +98,7 @@ func NewServer(cfg Config, conf Conference, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip client: %w", err)
 	}
-	s := &Server{cfg: cfg, conf: conf, log: log, clock: opts.Clock, metrics: opts.Metrics, onDigit: opts.OnDigit,
+	s := &Server{cfg: cfg, conf: conf, log: log, base: opts.Logger, clock: opts.Clock, metrics: opts.Metrics, onDigit: opts.OnDigit,
 		ua: ua, srv: srv, client: client, calls: map[string]*call{}, addrs: map[string]net.Addr{}}
 	s.auth = newAuthenticator(cfg.Trunks, cfg.NonceExpiry, opts.Clock.Now)
 	bind := netip.IPv4Unspecified()
@@ -181,23 +182,37 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) startRegistration(ctx context.Context, t *Trunk) error {
 	r := t.Register
-	contact := ""
-	if a, ok := s.addrs[strings.ToLower(orDefault(r.Transport, "udp"))]; ok {
-		host, port, _ := net.SplitHostPort(a.String())
-		if ip, err := netip.ParseAddr(host); err != nil || ip.IsUnspecified() {
-			host = s.localAddrFor(r.Registrar).String()
-		}
-		contact = "sip:" + hostUser(r.AOR) + "@" + net.JoinHostPort(host, port)
+	tp := strings.ToLower(orDefault(r.Transport, "udp"))
+	a, ok := s.addrs[tp]
+	if !ok {
+		return fmt.Errorf("%w: trunk %q registers over %s, which is not listening", ErrBadConfig, t.Name, tp)
 	}
-	reg, err := NewRegistration(s.client, RegistrationConfig{Trunk: t.Name, Registrar: r.Registrar, AOR: r.AOR,
-		Username: r.Username, Password: r.Password, Contact: contact, Expires: r.Expires, Transport: r.Transport},
-		WithRegistrationLogger(s.log), WithRegistrationStatusFunc(func(st RegistrationStatus) { s.metrics.registrationState(t.Name, st) }))
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip, err := netip.ParseAddr(host); err != nil || ip.IsUnspecified() {
+		host = s.localAddrFor(r.Registrar).String()
+	}
+	// REGISTERs leave from the socket named in the Contact, so a NAT in
+	// between maps the binding to where we listen.
+	client, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(host), sipgo.WithClientConnectionAddr(a.String()),
+		sipgo.WithClientLogger(quietLogger(s.log)))
 	if err != nil {
+		return fmt.Errorf("registration client: %w", err)
+	}
+	contact := "sip:" + hostUser(r.AOR) + "@" + net.JoinHostPort(host, port)
+	reg, err := NewRegistration(client, RegistrationConfig{Trunk: t.Name, Registrar: r.Registrar, AOR: r.AOR,
+		Username: r.Username, Password: r.Password, Contact: contact, Expires: r.Expires, Transport: r.Transport},
+		WithRegistrationLogger(s.base), WithRegistrationStatusFunc(s.metrics.registrationWatcher(t.Name)))
+	if err != nil {
+		client.Close()
 		return err
 	}
 	s.regs = append(s.regs, reg)
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); _ = reg.Run(ctx) }()
+	go func() {
+		defer s.wg.Done()
+		defer client.Close()
+		_ = reg.Run(ctx)
+	}()
 	return nil
 }
 

@@ -131,7 +131,7 @@ func TestSippNoPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Nothing listens there: the INVITE is retransmitted until the timeout.
-	res, err := RunSipp(ctx, SippOptions{T: t, Scenario: "uac", Target: "127.0.0.1:" + itoa(port), Calls: 1, Timeout: 2 * time.Second})
+	res, err := RunSipp(ctx, SippOptions{T: t, Scenario: "uac", Target: "127.0.0.1:" + strconv.Itoa(port), Calls: 1, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

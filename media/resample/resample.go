@@ -189,19 +189,18 @@ func toInt16(v float32) int16 {
 // the floating-point adders busy.
 
 func interp2(dst []int16, c, w []float32) {
-	c = c[:2*len(w)]
 	var a0, a1, b0, b1 float32
-	i := 0
-	for ; i+2 <= len(w); i += 2 {
-		x, cc := w[i:i+2:i+2], c[2*i:2*i+4:2*i+4]
-		a0 += cc[0] * x[0]
-		a1 += cc[1] * x[0]
-		b0 += cc[2] * x[1]
-		b1 += cc[3] * x[1]
+	for len(w) >= 2 && len(c) >= 4 {
+		x0, x1 := w[0], w[1]
+		a0 += c[0] * x0
+		a1 += c[1] * x0
+		b0 += c[2] * x1
+		b1 += c[3] * x1
+		w, c = w[2:], c[4:]
 	}
-	for ; i < len(w); i++ {
-		a0 += c[2*i] * w[i]
-		a1 += c[2*i+1] * w[i]
+	if len(w) > 0 && len(c) >= 2 {
+		a0 += c[0] * w[0]
+		a1 += c[1] * w[0]
 	}
 	dst = dst[:2]
 	dst[0] = toInt16(a0 + b0)
@@ -209,22 +208,21 @@ func interp2(dst []int16, c, w []float32) {
 }
 
 func interp3(dst []int16, c, w []float32) {
-	c = c[:3*len(w)]
 	var a0, a1, a2, b0, b1, b2 float32
-	i := 0
-	for ; i+2 <= len(w); i += 2 {
-		x, cc := w[i:i+2:i+2], c[3*i:3*i+6:3*i+6]
-		a0 += cc[0] * x[0]
-		a1 += cc[1] * x[0]
-		a2 += cc[2] * x[0]
-		b0 += cc[3] * x[1]
-		b1 += cc[4] * x[1]
-		b2 += cc[5] * x[1]
+	for len(w) >= 2 && len(c) >= 6 {
+		x0, x1 := w[0], w[1]
+		a0 += c[0] * x0
+		a1 += c[1] * x0
+		a2 += c[2] * x0
+		b0 += c[3] * x1
+		b1 += c[4] * x1
+		b2 += c[5] * x1
+		w, c = w[2:], c[6:]
 	}
-	for ; i < len(w); i++ {
-		a0 += c[3*i] * w[i]
-		a1 += c[3*i+1] * w[i]
-		a2 += c[3*i+2] * w[i]
+	if len(w) > 0 && len(c) >= 3 {
+		a0 += c[0] * w[0]
+		a1 += c[1] * w[0]
+		a2 += c[2] * w[0]
 	}
 	dst = dst[:3]
 	dst[0] = toInt16(a0 + b0)
@@ -233,16 +231,16 @@ func interp3(dst []int16, c, w []float32) {
 }
 
 func interp6(dst []int16, c, w []float32) {
-	c = c[:6*len(w)]
 	var a0, a1, a2, a3, a4, a5 float32
-	for i, x := range w {
-		cc := c[6*i : 6*i+6 : 6*i+6]
-		a0 += cc[0] * x
-		a1 += cc[1] * x
-		a2 += cc[2] * x
-		a3 += cc[3] * x
-		a4 += cc[4] * x
-		a5 += cc[5] * x
+	for len(w) >= 1 && len(c) >= 6 {
+		x := w[0]
+		a0 += c[0] * x
+		a1 += c[1] * x
+		a2 += c[2] * x
+		a3 += c[3] * x
+		a4 += c[4] * x
+		a5 += c[5] * x
+		w, c = w[1:], c[6:]
 	}
 	dst = dst[:6]
 	dst[0] = toInt16(a0)
