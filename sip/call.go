@@ -607,4 +607,3 @@ func (c *call) end(reason string) {
 		c.log.Debug("call released", "reason", reason)
 	})
 }
-

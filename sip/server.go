@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -63,6 +64,7 @@ type Server struct {
 	mu       sync.Mutex
 	calls    map[string]*call // by dialog id; guarded by mu
 	addrs    map[string]net.Addr
+	closers  []io.Closer // the listeners, closed on shutdown
 	wg       sync.WaitGroup
 	regs     []*Registration
 }
@@ -129,6 +131,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("listen sip udp: %w", err)
 		}
 		s.addrs["udp"] = pc.LocalAddr()
+		s.closers = append(s.closers, pc)
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = s.srv.ServeUDP(pc) }()
 	}
@@ -138,6 +141,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("listen sip tcp: %w", err)
 		}
 		s.addrs["tcp"] = l.Addr()
+		s.closers = append(s.closers, l)
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = s.srv.ServeTCP(l) }()
 	}
@@ -151,6 +155,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("listen sip tls: %w", err)
 		}
 		s.addrs["tls"] = l.Addr()
+		s.closers = append(s.closers, l)
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = s.srv.ServeTLS(l) }()
 	}
@@ -174,10 +179,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	s.hangupAll()
-	s.wg.Wait()
 	s.client.Close()
 	s.srv.Close()
-	return s.ua.Close()
+	err := s.ua.Close()
+	for _, c := range s.closers {
+		c.Close() // ends the serve goroutines
+	}
+	s.wg.Wait()
+	return err
 }
 
 func (s *Server) startRegistration(ctx context.Context, t *Trunk) error {

@@ -215,3 +215,43 @@ func TestReadSoxWAV(t *testing.T) {
 	}
 	_ = os.Remove(p)
 }
+
+// TestG711MatchesSox decodes all 256 A-law and µ-law codes and compares
+// with sox's decoding of the same bytes.
+func TestG711MatchesSox(t *testing.T) {
+	sox, err := exec.LookPath("sox")
+	if err != nil {
+		t.Skip("sox not installed")
+	}
+	dir := t.TempDir()
+	raw := make([]byte, 256)
+	for i := range raw {
+		raw[i] = byte(i)
+	}
+	for _, law := range []struct {
+		typ    string
+		decode func([]byte) []int16
+	}{{"al", DecodeALaw}, {"ul", DecodeULaw}} {
+		enc := filepath.Join(dir, "x."+law.typ)
+		dec := filepath.Join(dir, law.typ+".wav")
+		if err := os.WriteFile(enc, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(sox, "-t", law.typ, "-r", "8000", "-c", "1", enc, "-b", "16", "-e", "signed-integer", dec).CombinedOutput(); err != nil {
+			t.Fatalf("sox decode: %v\n%s", err, out)
+		}
+		want, err := ReadWAV(dec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := law.decode(raw)
+		if len(got) != len(want.Samples) {
+			t.Fatalf("%s: %d samples, sox %d", law.typ, len(got), len(want.Samples))
+		}
+		for i := range got {
+			if got[i] != want.Samples[i] {
+				t.Errorf("%s: code %#02x: got %d, sox %d", law.typ, i, got[i], want.Samples[i])
+			}
+		}
+	}
+}

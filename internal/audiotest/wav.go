@@ -176,3 +176,47 @@ func WriteWAV(path string, a *Audio) error {
 func WriteMonoWAV(path string, rate int, samples []int16) error {
 	return WriteWAV(path, &Audio{Rate: rate, Channels: 1, Samples: samples})
 }
+
+// DecodeALaw decodes G.711 A-law bytes to 16-bit linear PCM.
+func DecodeALaw(b []byte) []int16 {
+	out := make([]int16, len(b))
+	for i, v := range b {
+		out[i] = alawToLinear(v)
+	}
+	return out
+}
+
+// DecodeULaw decodes G.711 µ-law bytes to 16-bit linear PCM.
+func DecodeULaw(b []byte) []int16 {
+	out := make([]int16, len(b))
+	for i, v := range b {
+		out[i] = ulawToLinear(v)
+	}
+	return out
+}
+
+// alawToLinear expands one A-law code: the even bits are inverted on the
+// wire; 3 bits of segment (exponent) and 4 of mantissa follow the sign.
+func alawToLinear(a byte) int16 {
+	a ^= 0x55
+	mant := int(a&0x0f)<<4 + 8 // centre of the quantisation step
+	seg := int(a&0x70) >> 4
+	if seg > 0 {
+		mant = (mant + 0x100) << (seg - 1)
+	}
+	if a&0x80 != 0 {
+		return int16(mant)
+	}
+	return int16(-mant)
+}
+
+// ulawToLinear expands one µ-law code (bits inverted on the wire; biased
+// by 0x84 before the exponent is applied).
+func ulawToLinear(u byte) int16 {
+	u = ^u
+	mag := (int(u&0x0f)<<3 + 0x84) << ((u & 0x70) >> 4)
+	if u&0x80 != 0 {
+		return int16(0x84 - mag)
+	}
+	return int16(mag - 0x84)
+}

@@ -22,6 +22,29 @@ import (
 	"github.com/setbridge/setbridge/internal/audiotest"
 )
 
+// How the baresip driver works (baresip-core 1.0.0 as packaged by Debian
+// 12; modules in /usr/lib/baresip/modules):
+//
+//   - Config dir per instance (config, accounts, contacts) loading only:
+//     stdio (key presses from stdin), the codec modules asked for (g711,
+//     g722, opus, ...), aufile (WAV file as microphone), aubridge (a
+//     do-nothing audio player: no sound device modules at all), sndfile
+//     (recording), account, contact, menu (the commands) and ctrl_tcp
+//     (control socket).
+//   - In 1.0.0 aufile is only an audio source; far-end audio is recorded by
+//     the sndfile audio filter, which writes dump-<time>-dec.wav (decoded
+//     far end) and dump-<time>-enc.wav (what is sent) into snd_path; they
+//     are finalised when the call closes.
+//   - Control and call state go through ctrl_tcp: JSON netstrings, commands
+//     {"command","params","token"} and events such as CALL_RINGING,
+//     CALL_ESTABLISHED, CALL_RTPESTAB, CALL_DTMF_START, CALL_CLOSED.
+//     DTMF has no long command in 1.0.0, so digits are typed on stdin.
+//   - "baresip is ready." on stdout plus the SIP and ctrl sockets being
+//     bound (seen in /proc) is the ready signal.
+//   - SIP (UDP, TCP, and TLS on port+1) and ctrl_tcp bind to LocalIP; RTP
+//     sockets are bound to 0.0.0.0 by baresip 1.0 whatever the config says
+//     (SDP announces LocalIP), and its DNS client holds wildcard UDP sockets.
+
 // BaresipModuleDir is where Debian's baresip-core installs its modules.
 const BaresipModuleDir = "/usr/lib/baresip/modules"
 
@@ -63,7 +86,11 @@ type BaresipOptions struct {
 	// L16, G726-32, GSM, ... Default PCMU, PCMA. telephone-event is always
 	// offered.
 	Codecs []string
-	// AutoAnswer answers incoming calls at once (any user part).
+	// User is the account's user part (default "setbridge-test"). Incoming
+	// calls must be addressed to it (baresip answers 404 to other users):
+	// dial Baresip.URI.
+	User string
+	// AutoAnswer answers incoming calls at once.
 	AutoAnswer bool
 	// DTMF digits are sent (RFC 4733) once the call is established, one
 	// every DTMFGap (default 400 ms; each key lasts 250 ms in baresip).
@@ -90,9 +117,10 @@ type BaresipEvent struct {
 
 // Baresip is a running baresip.
 type Baresip struct {
-	// Addr is baresip's SIP address ("127.0.0.1:port"), URI its account URI
-	// (to dial it: sip:anything@Addr).
+	// Addr is baresip's SIP address ("127.0.0.1:port"); URI is the address
+	// to call it at, "sip:<User>@<Addr>".
 	Addr    string
+	URI     string
 	SIPPort int
 	Dir     string
 
@@ -144,6 +172,9 @@ func StartBaresip(ctx context.Context, opts BaresipOptions) (*Baresip, error) {
 	if len(opts.Codecs) == 0 {
 		opts.Codecs = []string{"PCMU", "PCMA"}
 	}
+	if opts.User == "" {
+		opts.User = "setbridge-test"
+	}
 	if opts.DTMFGap <= 0 {
 		opts.DTMFGap = 400 * time.Millisecond
 	}
@@ -169,7 +200,8 @@ func startBaresipOnce(ctx context.Context, bin string, opts BaresipOptions) (b *
 		ready:     make(chan struct{}),
 	}
 	if b.SIPPort = opts.SIPPort; b.SIPPort == 0 {
-		if b.SIPPort, err = FreePort(); err != nil {
+		// baresip listens on the SIP port (UDP, TCP) and on port+1 (TLS).
+		if b.SIPPort, err = freePorts(2, 1); err != nil {
 			return nil, false, err
 		}
 	}
@@ -177,6 +209,7 @@ func startBaresipOnce(ctx context.Context, bin string, opts BaresipOptions) (b *
 		return nil, false, err
 	}
 	b.Addr = fmt.Sprintf("%s:%d", opts.LocalIP, b.SIPPort)
+	b.URI = fmt.Sprintf("sip:%s@%s", opts.User, b.Addr)
 	if b.Dir, b.cleanDir, err = workDir(opts.T, "baresip-"); err != nil {
 		return nil, false, err
 	}
@@ -186,6 +219,9 @@ func startBaresipOnce(ctx context.Context, bin string, opts BaresipOptions) (b *
 		}
 		if b.stdin != nil {
 			b.stdin.Close()
+		}
+		if b.ctrl != nil {
+			b.ctrl.Close()
 		}
 		if opts.T == nil {
 			b.cleanDir()
@@ -218,7 +254,11 @@ func startBaresipOnce(ctx context.Context, bin string, opts BaresipOptions) (b *
 		retry = b.p.exited() // most likely a port taken between pick and bind
 		return fail(fmt.Errorf("%w\n%s", err, tail(b.p.out.String(), 3000)))
 	}
-	if err := checkLoopbackOnly("baresip", socks); err != nil && opts.LocalIP == LoopbackIP {
+	// SIP and control sockets must be on loopback. UDP sockets on the
+	// wildcard address are tolerated: baresip 1.0's DNS client holds some
+	// from the start, and it binds RTP/RTCP to 0.0.0.0 whatever
+	// net_interface says (it announces and uses LocalIP in SDP).
+	if err := checkLoopbackOnly("baresip", withoutWildcardUDP(socks)); err != nil && opts.LocalIP == LoopbackIP {
 		return fail(err)
 	}
 	select {
@@ -316,7 +356,7 @@ func (b *Baresip) writeConfig() error {
 		return err
 	}
 
-	acct := fmt.Sprintf("<sip:setbridge-test@%s>;regint=0;audio_codecs=%s", b.Addr, strings.Join(codecs, ","))
+	acct := fmt.Sprintf("<%s>;regint=0;audio_codecs=%s", b.URI, strings.Join(codecs, ","))
 	if o.AutoAnswer {
 		acct += ";answermode=auto"
 	}
@@ -324,6 +364,17 @@ func (b *Baresip) writeConfig() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(b.Dir, "contacts"), nil, 0o644)
+}
+
+func withoutWildcardUDP(socks []sockAddr) []sockAddr {
+	var out []sockAddr
+	for _, s := range socks {
+		if s.Proto == "udp" && (s.IP == "0.0.0.0" || strings.Trim(s.IP, "0") == "") {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func (b *Baresip) recDir() string { return filepath.Join(b.Dir, "rec") }
@@ -511,8 +562,13 @@ func (b *Baresip) callDriver(ctx context.Context) {
 		}()
 	}
 	if b.opts.Duration > 0 {
-		wait := time.Until(ev.At.Add(b.opts.Duration))
-		if sleepCtx(ctx, wait) != nil {
+		t := time.NewTimer(time.Until(ev.At.Add(b.opts.Duration)))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		case <-b.p.done:
 			return
 		}
 		if done != nil {

@@ -76,6 +76,8 @@ type SippOptions struct {
 // statistics row (-trace_stat) and its log files.
 type SippResult struct {
 	ExitCode int // 0: all calls OK, 1: some failed, 97/99: other normal exits
+	// TimedOut is set when Timeout ended the run (sipp exits 255 then).
+	TimedOut bool
 
 	SuccessfulCalls int
 	FailedCalls     int
@@ -112,11 +114,15 @@ type SippResult struct {
 // Check returns nil if exactly wantCalls calls succeeded and none failed,
 // else an error describing the counters with the end of sipp's error log.
 func (r *SippResult) Check(wantCalls int) error {
-	if r.SuccessfulCalls == wantCalls && r.FailedCalls == 0 && r.CurrentCalls == 0 {
+	if r.SuccessfulCalls == wantCalls && r.FailedCalls == 0 && r.CurrentCalls == 0 && !r.TimedOut {
 		return nil
 	}
-	return fmt.Errorf("sipp: %d successful, %d failed, %d still open (want %d successful); exit %d; failures: %s\nerror log:\n%s",
-		r.SuccessfulCalls, r.FailedCalls, r.CurrentCalls, wantCalls, r.ExitCode, r.failureSummary(), tail(r.Errors, 3000))
+	timedOut := ""
+	if r.TimedOut {
+		timedOut = " (timed out)"
+	}
+	return fmt.Errorf("sipp: %d successful, %d failed, %d still open (want %d successful); exit %d%s; failures: %s\nerror log:\n%s",
+		r.SuccessfulCalls, r.FailedCalls, r.CurrentCalls, wantCalls, r.ExitCode, timedOut, r.failureSummary(), tail(r.Errors, 3000))
 }
 
 func (r *SippResult) failureSummary() string {
@@ -163,8 +169,8 @@ type sippFiles struct{ stat, errs, msgs, logs string }
 
 // RunSipp runs sipp to completion (Calls reached, Timeout, or ctx done) and
 // returns its statistics. The error is only for failures to run sipp or to
-// read its statistics; failed calls are counted in the result (see
-// SippResult.Check).
+// read its statistics; failed, unfinished and timed-out calls are reported
+// in the result (see SippResult.Check).
 func RunSipp(ctx context.Context, opts SippOptions) (SippResult, error) {
 	s, err := StartSipp(ctx, opts)
 	if err != nil {
@@ -374,6 +380,8 @@ func (s *Sipp) collect() {
 	switch {
 	case err != nil:
 		s.waitErr = fmt.Errorf("sipp exited (%v, code %d) without usable statistics: %v\n%s", s.p.err, r.ExitCode, err, tail(r.Output, 2000))
+	case r.ExitCode == 255 && strings.Contains(r.Output, " timed out after "):
+		r.TimedOut = true // -timeout reached: a test failure, not a run failure
 	case r.ExitCode == 255 || r.ExitCode == 254:
 		s.waitErr = fmt.Errorf("sipp fatal error (exit %d)\n%s", r.ExitCode, tail(r.Output, 2000))
 	}

@@ -3,6 +3,7 @@ package peers
 import (
 	"context"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,10 +98,14 @@ func TestSippChecksFail(t *testing.T) {
 	requireProgram(t, "sipp")
 	for _, tc := range []struct {
 		scenario string
+		timeout  time.Duration
 		check    func(r SippResult) bool
 	}{
-		{"uac_pcma_tone", func(r SippResult) bool { return r.FailedRegexpDoesntMatch == 1 }},
-		{"uac_hold", func(r SippResult) bool { return r.FailedCalls == 1 }},
+		// The failed check is counted when the call ends (after the pcap).
+		{"uac_pcma_tone", 15 * time.Second, func(r SippResult) bool { return r.FailedRegexpDoesntMatch == 1 }},
+		// The built-in uas aborts the call on the re-INVITE without
+		// answering it, so the UAC is still waiting when Timeout ends it.
+		{"uac_hold", 4 * time.Second, func(r SippResult) bool { return r.TimedOut && r.CurrentCalls == 1 }},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			t.Parallel()
@@ -109,15 +114,15 @@ func TestSippChecksFail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := RunSipp(ctx, SippOptions{T: t, Scenario: tc.scenario, Target: uas.Addr, Service: "1000", Calls: 1, Timeout: 15 * time.Second})
+			res, err := RunSipp(ctx, SippOptions{T: t, Scenario: tc.scenario, Target: uas.Addr, Service: "1000", Calls: 1, Timeout: tc.timeout})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Check(1) == nil || res.SuccessfulCalls != 0 || !tc.check(res) {
 				t.Errorf("want a failed call: %d ok, %d failed, stats failures: %s", res.SuccessfulCalls, res.FailedCalls, res.failureSummary())
 			}
-			if res.ExitCode != 1 {
-				t.Errorf("exit code %d, want 1", res.ExitCode)
+			if res.ExitCode == 0 {
+				t.Errorf("exit code 0 for a failed call")
 			}
 		})
 	}
@@ -135,23 +140,9 @@ func TestSippNoPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Check(1) == nil {
-		t.Fatal("call to nowhere reported success")
+	if res.Check(1) == nil || !res.TimedOut || res.CurrentCalls != 1 {
+		t.Fatalf("call to nowhere: %+v", res)
 	}
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	const digits = "0123456789"
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{digits[i%10]}, b...)
-	}
-	return string(b)
 }
 
 func TestParseSippStats(t *testing.T) {

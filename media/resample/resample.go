@@ -6,7 +6,8 @@
 // bit for bit, as feeding it in one call. Process does not allocate.
 //
 // Arithmetic is float32: samples are converted to float32, filtered with
-// float32 coefficients and four float32 accumulators, then rounded to the
+// float32 coefficients into several independent float32 accumulators
+// (for speed; Go does not vectorise), then rounded to the
 // nearest integer and saturated to the int16 range (a full-scale square
 // wave overshoots, so saturation does happen). The rounding error of the
 // accumulation is far below one LSB.
@@ -116,9 +117,9 @@ func (r *Resampler) Reset() {
 // suffices. When interpolating, every input sample gives exactly
 // OutRate/InRate output samples; when decimating, an output is produced
 // for input samples 0, M, 2M, ... of the stream (M = InRate/OutRate), so
-// frames whose length is a multiple of M — 20 ms frames of 160, 320 or 960
-// samples are — give exactly len(src)/M samples each. In particular 20 ms
-// in always gives 20 ms out.
+// any src whose length is a multiple of M gives exactly len(src)/M
+// samples, whatever was fed before. In particular a 20 ms frame in (160,
+// 320 or 960 samples) always gives a 20 ms frame out.
 //
 // dst and src must not overlap, except for equal rates where Process is a
 // copy.
@@ -190,17 +191,18 @@ func toInt16(v float32) int16 {
 
 func interp2(dst []int16, c, w []float32) {
 	var a0, a1, b0, b1 float32
-	for len(w) >= 2 && len(c) >= 4 {
-		x0, x1 := w[0], w[1]
-		a0 += c[0] * x0
-		a1 += c[1] * x0
-		b0 += c[2] * x1
-		b1 += c[3] * x1
-		w, c = w[2:], c[4:]
+	i, j := 0, 0
+	for ; i+2 <= len(w) && j+4 <= len(c); i, j = i+2, j+4 {
+		x, cc := w[i:i+2:i+2], c[j:j+4:j+4]
+		a0 += cc[0] * x[0]
+		a1 += cc[1] * x[0]
+		b0 += cc[2] * x[1]
+		b1 += cc[3] * x[1]
 	}
-	if len(w) > 0 && len(c) >= 2 {
-		a0 += c[0] * w[0]
-		a1 += c[1] * w[0]
+	if i < len(w) && j+2 <= len(c) {
+		cc := c[j : j+2 : j+2]
+		a0 += cc[0] * w[i]
+		a1 += cc[1] * w[i]
 	}
 	dst = dst[:2]
 	dst[0] = toInt16(a0 + b0)
@@ -209,20 +211,21 @@ func interp2(dst []int16, c, w []float32) {
 
 func interp3(dst []int16, c, w []float32) {
 	var a0, a1, a2, b0, b1, b2 float32
-	for len(w) >= 2 && len(c) >= 6 {
-		x0, x1 := w[0], w[1]
-		a0 += c[0] * x0
-		a1 += c[1] * x0
-		a2 += c[2] * x0
-		b0 += c[3] * x1
-		b1 += c[4] * x1
-		b2 += c[5] * x1
-		w, c = w[2:], c[6:]
+	i, j := 0, 0
+	for ; i+2 <= len(w) && j+6 <= len(c); i, j = i+2, j+6 {
+		x, cc := w[i:i+2:i+2], c[j:j+6:j+6]
+		a0 += cc[0] * x[0]
+		a1 += cc[1] * x[0]
+		a2 += cc[2] * x[0]
+		b0 += cc[3] * x[1]
+		b1 += cc[4] * x[1]
+		b2 += cc[5] * x[1]
 	}
-	if len(w) > 0 && len(c) >= 3 {
-		a0 += c[0] * w[0]
-		a1 += c[1] * w[0]
-		a2 += c[2] * w[0]
+	if i < len(w) && j+3 <= len(c) {
+		cc := c[j : j+3 : j+3]
+		a0 += cc[0] * w[i]
+		a1 += cc[1] * w[i]
+		a2 += cc[2] * w[i]
 	}
 	dst = dst[:3]
 	dst[0] = toInt16(a0 + b0)
@@ -232,15 +235,19 @@ func interp3(dst []int16, c, w []float32) {
 
 func interp6(dst []int16, c, w []float32) {
 	var a0, a1, a2, a3, a4, a5 float32
-	for len(w) >= 1 && len(c) >= 6 {
-		x := w[0]
-		a0 += c[0] * x
-		a1 += c[1] * x
-		a2 += c[2] * x
-		a3 += c[3] * x
-		a4 += c[4] * x
-		a5 += c[5] * x
-		w, c = w[1:], c[6:]
+	j := 0
+	for _, x := range w {
+		if j+6 > len(c) {
+			break
+		}
+		cc := c[j : j+6 : j+6]
+		a0 += cc[0] * x
+		a1 += cc[1] * x
+		a2 += cc[2] * x
+		a3 += cc[3] * x
+		a4 += cc[4] * x
+		a5 += cc[5] * x
+		j += 6
 	}
 	dst = dst[:6]
 	dst[0] = toInt16(a0)

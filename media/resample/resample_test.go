@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -167,6 +168,30 @@ func TestFrameByFrameEqualsOneShot(t *testing.T) {
 			t.Errorf("%d→%d: random pieces differ from one shot (%d vs %d samples)", in, out, len(got), len(want))
 		}
 	}
+}
+
+// TestConcurrent: resamplers built and run in parallel (sharing cached
+// coefficient tables) give the same results as one built alone.
+func TestConcurrent(t *testing.T) {
+	src := noise(4800, 20000, 8)
+	want := oneShot(t, 48000, 8000, src)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := New(48000, 8000)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			dst := make([]int16, 800)
+			if n := r.Process(dst, src); !slices.Equal(dst[:n], want) {
+				t.Error("concurrent resampler differs")
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestProcessPanicsOnShortDst(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 )
 
 // memFile is an in-memory io.ReadWriteSeeker with Truncate, standing in
@@ -23,8 +24,12 @@ func (m *memFile) Read(p []byte) (int, error) {
 }
 
 func (m *memFile) Write(p []byte) (int, error) {
-	if end := m.pos + int64(len(p)); end > int64(len(m.b)) {
-		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
+	if end := int(m.pos) + len(p); end > len(m.b) {
+		if end > cap(m.b) {
+			m.b = slices.Grow(m.b, end-len(m.b))
+		}
+		clear(m.b[len(m.b):end])
+		m.b = m.b[:end]
 	}
 	copy(m.b[m.pos:], p)
 	m.pos += int64(len(p))

@@ -127,6 +127,9 @@ func ReadFile(path string) (*Audio, error) {
 // WriteFile writes a as a canonical 44-byte-header 16-bit PCM WAV file at
 // path, creating or truncating it.
 func WriteFile(path string, a *Audio) (err error) {
+	if a == nil {
+		return errors.New("wav: WriteFile: nil *Audio")
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
