@@ -136,7 +136,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	_ = dlg.Respond(100, "Trying", nil)
 
 	leg, err := newRTPLeg(legConfig{log: log, clock: s.clock, ports: s.ports, neg: neg, roomRate: s.conf.Rate(),
-		jitterDepth: s.cfg.JitterDepth, onDigit: c.digit})
+		jitterDepth: s.cfg.JitterDepth, onDigit: c.digit, metrics: s.metrics})
 	if err != nil {
 		log.Error("call refused: no media", "error", err)
 		s.metrics.rejected.WithLabelValues("no_media").Inc()
@@ -149,9 +149,9 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if rm != nil {
 		c.dir = rm.Direction.answerTo()
 		leg.setRemote(rm.Addr, rm.RTCPAddr)
-		body = c.sdpLocked([]media.Codec{neg.Codec}, neg.DTMFPT)
+		body = c.sdpLocked(answerFormats(neg))
 	} else {
-		body = c.sdpLocked(trunk.codecs, int(media.TelephoneEvent.PayloadType))
+		body = c.sdpLocked(formatsFor(trunk.codecs, int(media.TelephoneEvent.PayloadType)))
 	}
 	s.addCall(c)
 
@@ -178,7 +178,9 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.hangup("no answer sdp")
 		return
 	}
-	if err := c.join(); err != nil {
+	if err := c.join(); errors.Is(err, errCallEnded) {
+		return
+	} else if err != nil {
 		log.Error("call hung up: join failed", "room", c.room, "error", err)
 		c.hangup("join failed")
 		return
@@ -269,24 +271,31 @@ func (s *Server) sessionTimer(req *sipmsg.Request) (time.Duration, string, time.
 	return se, refresher, minSE
 }
 
-// sdpLocked builds our next session description; c.mu is held or not yet shared.
-func (c *call) sdpLocked(codecs []media.Codec, dtmfPT int) []byte {
+// sdpLocked builds our next session description with formats; c.mu is
+// held or the call not yet shared.
+func (c *call) sdpLocked(formats []rtpFormat) []byte {
 	l := localMedia{SessionID: uint64(c.started.UnixNano()) & 0x7fffffffffff, Version: c.sdpVersion,
-		Addr: netip.AddrPortFrom(c.local, uint16(c.leg.localPort())), Formats: formatsFor(codecs, dtmfPT),
+		Addr: netip.AddrPortFrom(c.local, uint16(c.leg.localPort())), Formats: formats,
 		Ptime: c.leg.neg.Ptime, Direction: c.dir}
 	c.sdpVersion++
 	return l.marshal()
 }
 
+// join puts the call's leg in its room, unless the call ended meanwhile (a
+// BYE right behind the ACK). c.mu is held across the join so end either
+// sees the leave function or runs before the join.
 func (c *call) join() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended.Load() {
+		return errCallEnded
+	}
 	leave, err := c.s.conf.Join(c.room, c.leg)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
 	c.leave = leave
 	c.leg.sending.Store(c.dir.weSend())
-	c.mu.Unlock()
 	return nil
 }
 
@@ -406,7 +415,7 @@ func (c *call) modify(body []byte) ([]byte, int, error) {
 	defer c.mu.Unlock()
 	if len(body) == 0 {
 		// A re-INVITE without SDP asks us to offer; offer what we use.
-		return c.sdpLocked([]media.Codec{c.leg.neg.Codec}, c.leg.neg.DTMFPT), 200, nil
+		return c.sdpLocked(answerFormats(c.leg.neg)), 200, nil
 	}
 	rm, err := parseSDP(body)
 	if err != nil {
@@ -442,7 +451,7 @@ func (c *call) modify(body []byte) ([]byte, int, error) {
 	if prev != c.dir {
 		c.log.Info("call direction changed", "from", prev, "to", c.dir)
 	}
-	return c.sdpLocked([]media.Codec{c.leg.neg.Codec}, neg.DTMFPT), 200, nil
+	return c.sdpLocked(answerFormats(neg)), 200, nil
 }
 
 // refreshHeaders adds session timer headers to a refresh response and

@@ -37,6 +37,7 @@ type rtpLeg struct {
 	neg      negotiated
 	roomRate int
 	onDigit  func(dtmf.Digit)
+	metrics  *Metrics
 
 	// Where we send; latched to the first source heard (symmetric RTP).
 	remote     atomic.Pointer[netip.AddrPort]
@@ -89,6 +90,7 @@ type legConfig struct {
 	roomRate    int
 	jitterDepth int
 	onDigit     func(dtmf.Digit)
+	metrics     *Metrics
 }
 
 func newRTPLeg(c legConfig) (*rtpLeg, error) {
@@ -97,7 +99,7 @@ func newRTPLeg(c legConfig) (*rtpLeg, error) {
 		return nil, err
 	}
 	l := &rtpLeg{log: c.log, clock: c.clock, conn: conn, rtcpConn: rtcpConn, port: port, ports: c.ports,
-		roomRate: c.roomRate, onDigit: c.onDigit, done: make(chan struct{}),
+		roomRate: c.roomRate, onDigit: c.onDigit, metrics: c.metrics, done: make(chan struct{}),
 		jb: media.NewJitterBuffer(c.jitterDepth), ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32(), marker: true}
 	if err := l.setCodec(c.neg); err != nil {
 		l.closeSockets()
@@ -225,6 +227,7 @@ func (l *rtpLeg) WriteFrame(pcm []int16) {
 			l.log.Debug("rtp send failed", "error", err)
 		}
 		l.stats.packetsOut.Add(1)
+		l.metrics.rtpOut.Inc()
 		l.stats.octetsOut.Add(uint64(pn))
 		l.marker = false
 		l.seq++
@@ -283,10 +286,12 @@ func (l *rtpLeg) handleRTP(b []byte, src netip.AddrPort) {
 		l.remoteRTCP.Store(&r)
 	} else if src != l.source {
 		l.stats.strayIn.Add(1)
+		l.metrics.rtpStray.Inc()
 		return
 	}
 	l.lastRecv.Store(l.clock.Now().UnixNano())
 	l.stats.packetsIn.Add(1)
+	l.metrics.rtpIn.Inc()
 	l.stats.octetsIn.Add(uint64(len(payload)))
 	l.lastSSRC = h.SSRC
 	switch {
@@ -379,5 +384,10 @@ func (l *rtpLeg) close() {
 		close(l.done)
 		l.closeSockets()
 		l.wg.Wait()
+		l.mu.Lock()
+		st := l.jb.Stats()
+		l.mu.Unlock()
+		l.metrics.rtpLost.Add(float64(st.Lost))
+		l.metrics.rtpLate.Add(float64(st.Late))
 	})
 }

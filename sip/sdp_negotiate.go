@@ -243,6 +243,18 @@ type localMedia struct {
 	Direction          Direction
 }
 
+// answerFormats lists the negotiated codec and telephone-event with the
+// payload types the offer gave them (RFC 3264 §6.1).
+func answerFormats(n negotiated) []rtpFormat {
+	c := n.Codec
+	fs := []rtpFormat{{PT: n.PT, Name: c.Name, ClockRate: c.ClockRate, Channels: c.Channels, Fmtp: c.Fmtp}}
+	if n.DTMFPT >= 0 {
+		te := media.TelephoneEvent
+		fs = append(fs, rtpFormat{PT: uint8(n.DTMFPT), Name: te.Name, ClockRate: te.ClockRate, Channels: 1, Fmtp: te.Fmtp})
+	}
+	return fs
+}
+
 // formatsFor lists the formats of codecs, then telephone-event, for an
 // offer or answer.
 func formatsFor(codecs []media.Codec, dtmfPT int) []rtpFormat {

@@ -416,7 +416,10 @@ func (h demoteHandler) WithAttrs(a []slog.Attr) slog.Handler {
 }
 func (h demoteHandler) WithGroup(n string) slog.Handler { return demoteHandler{h.Handler.WithGroup(n)} }
 
-var errNoAnswer = errors.New("no sdp answer in ack")
+var (
+	errNoAnswer  = errors.New("no sdp answer in ack")
+	errCallEnded = errors.New("call ended")
+)
 
 // sinceActivity is how long ago t was, on the server's clock.
 func (s *Server) since(t time.Time) time.Duration { return s.clock.Now().Sub(t) }
