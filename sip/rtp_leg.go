@@ -76,6 +76,12 @@ type rtpLeg struct {
 	marker  bool
 	sinceSR int
 	hdr     rtp.Header
+	sender  *dtmf.Sender // RFC 4733 out; nil without telephone-event
+	eventTS uint32
+	gap     int // audio packets since the last digit ended
+
+	digitMu sync.Mutex
+	pending []rune // digits queued by SendDigits; guarded by digitMu
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -142,6 +148,13 @@ func (l *rtpLeg) setCodec(n negotiated) error {
 	l.upFrame = make([]int16, media.FrameSamples(rate))
 	l.enc, l.downRS = enc, down
 	l.outFIFO = media.NewSampleFIFO(rate / 5)
+	l.sender = nil
+	if n.DTMFPT >= 0 {
+		if l.sender, err = dtmf.NewSender(media.TelephoneEvent.ClockRate, time.Duration(n.Ptime)*time.Millisecond); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
 	l.downBuf = make([]int16, media.FrameSamples(rate))
 	l.pktPCM = make([]int16, pkt)
 	l.marker = true
@@ -213,6 +226,9 @@ func (l *rtpLeg) WriteFrame(pcm []int16) {
 		l.outFIFO.Write(pcm)
 	}
 	for l.outFIFO.Read(l.pktPCM) {
+		if l.sendEvent(*dst) {
+			continue
+		}
 		l.hdr = rtp.Header{Version: 2, Marker: l.marker, PayloadType: l.neg.PT, SequenceNumber: l.seq, Timestamp: l.ts, SSRC: l.ssrc}
 		hn, err := l.hdr.MarshalTo(l.sendBuf[:])
 		if err != nil {
@@ -223,6 +239,7 @@ func (l *rtpLeg) WriteFrame(pcm []int16) {
 			l.log.Debug("encode failed", "error", err)
 			continue
 		}
+		l.gap++
 		if _, err := l.conn.WriteToUDPAddrPort(l.sendBuf[:hn+pn], *dst); err != nil && !errors.Is(err, net.ErrClosed) {
 			l.log.Debug("rtp send failed", "error", err)
 		}
@@ -238,6 +255,79 @@ func (l *rtpLeg) WriteFrame(pcm []int16) {
 		l.sinceSR = 0
 		l.sendReport()
 	}
+}
+
+// digitDuration and digitGap shape the digits SendDigits sends: 100 ms of
+// tone, and at least two packets of audio between digits so that a
+// repeated digit is heard as two.
+const (
+	digitDuration = 100 * time.Millisecond
+	digitGapPkts  = 2
+)
+
+// SendDigits queues DTMF digits to send as RFC 4733 events; it reports
+// false when the call negotiated no telephone-event.
+func (l *rtpLeg) SendDigits(digits string) bool {
+	if l.neg.DTMFPT < 0 {
+		return false
+	}
+	l.digitMu.Lock()
+	defer l.digitMu.Unlock()
+	for _, r := range digits {
+		if _, ok := dtmf.DigitToCode(r); ok {
+			l.pending = append(l.pending, r)
+		}
+	}
+	return true
+}
+
+// sendEvent sends the next telephone-event packet in place of an audio
+// packet, if a digit is being sent or due; the stream clock runs on.
+func (l *rtpLeg) sendEvent(dst netip.AddrPort) bool {
+	if l.sender == nil {
+		return false
+	}
+	if !l.sender.Active() {
+		if l.gap < digitGapPkts {
+			return false
+		}
+		l.digitMu.Lock()
+		if len(l.pending) == 0 {
+			l.digitMu.Unlock()
+			return false
+		}
+		r := l.pending[0]
+		l.pending = l.pending[1:]
+		l.digitMu.Unlock()
+		if err := l.sender.Start(r, digitDuration); err != nil {
+			return false
+		}
+	}
+	p, ok := l.sender.Next()
+	if !ok {
+		return false
+	}
+	if p.Marker {
+		l.eventTS = l.ts
+	}
+	l.hdr = rtp.Header{Version: 2, Marker: p.Marker, PayloadType: uint8(l.neg.DTMFPT), SequenceNumber: l.seq,
+		Timestamp: l.eventTS + p.TimestampOffset, SSRC: l.ssrc}
+	hn, err := l.hdr.MarshalTo(l.sendBuf[:])
+	if err != nil {
+		return false
+	}
+	n := hn + copy(l.sendBuf[hn:], p.Payload[:])
+	if _, err := l.conn.WriteToUDPAddrPort(l.sendBuf[:n], dst); err == nil {
+		l.stats.packetsOut.Add(1)
+		l.metrics.rtpOut.Inc()
+	}
+	l.seq++
+	l.ts += l.neg.Codec.RTPTicks(len(l.pktPCM))
+	if p.Last {
+		l.gap = 0
+		l.marker = true // audio resumes with a new talk-spurt
+	}
+	return true
 }
 
 func (l *rtpLeg) readRTP() {
