@@ -2,10 +2,12 @@ package mixerengine
 
 import (
 	"log/slog"
-	"math"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/setbridge/setbridge/media"
+	"github.com/setbridge/setbridge/selector"
 )
 
 // Room mixes one conference.
@@ -14,113 +16,396 @@ type Room struct {
 	cfg   Config
 	log   *slog.Logger
 	frame int // samples per frame at cfg.Rate
+	done  chan struct{}
+	once  sync.Once
+	total *counters // the engine's
+	stats counters
+	taps  atomic.Pointer[[]TapFunc]
 
-	mu      sync.Mutex
-	members []*Member // guarded by mu; copied into tickMembers when dirty
-	dirty   bool      // guarded by mu
-	done    chan struct{}
-	once    sync.Once
+	mu  sync.Mutex
+	ids map[ParticipantID]*Member // guarded by mu: members joined and not left
+	ops []op                      // guarded by mu: changes for the tick to apply
+
+	pubMu sync.Mutex
+	pub   []ParticipantID // guarded by pubMu: the talkers as of the last tick
 
 	// Owned by the tick goroutine.
-	tickMembers []*Member
-	sum         []int32
-	out         []int16
+	t        uint64
+	spareOps []op
+	src      Selector
+	members  []*Member
+	byID     map[ParticipantID]*Member
+	byPos    []*Member // byPos[i] is likely the member of report entry i
+	rep      selector.EnergyReport
+	notice   selector.SelectionNotice
+	fwd      []selector.ForwardedFrame
+	rank     ranker
+	slots    [MaxTopK]talkerSlot
+	sum, tmp []int32
+	mix      []int16
+	common   limiter
+	encs     map[FormatKey]*sharedEncoder
+	now      func() time.Time // wall clock, for overrun measurement only
+	lastWarn time.Time
+	tickCnt  tickCounts
 }
 
-func newRoom(id RoomID, cfg Config, log *slog.Logger) *Room {
+// talkerSlot holds one selected talker's N-1 output.
+type talkerSlot struct {
+	used bool
+	out  []int16
+	lim  limiter
+}
+
+// tickCounts are the counters of one tick, added to the atomics once.
+type tickCounts struct{ sharedEncodes, sharedWrites, pcmWrites, encodeErrors uint64 }
+
+type opKind uint8
+
+const (
+	opJoin opKind = iota
+	opLeave
+	opMute
+	opTopK
+)
+
+// op is a change queued for the tick goroutine.
+type op struct {
+	kind  opKind
+	m     *Member
+	muted bool
+	k     int
+}
+
+func newRoom(id RoomID, e *Engine) (*Room, error) {
+	cfg := e.cfg
 	n := media.FrameSamples(cfg.Rate)
-	return &Room{id: id, cfg: cfg, log: log, frame: n, done: make(chan struct{}),
-		sum: make([]int32, n), out: make([]int16, n)}
+	src, err := cfg.NewSelector(id, n)
+	if err != nil {
+		return nil, err
+	}
+	r := &Room{id: id, cfg: cfg, log: cfg.Logger.With("component", "mixer", "room", string(id)), frame: n,
+		done: make(chan struct{}), total: &e.total, ids: make(map[ParticipantID]*Member),
+		src: src, byID: make(map[ParticipantID]*Member),
+		notice: selector.SelectionNotice{Selected: make([]ParticipantID, 0, MaxTopK)},
+		fwd:    make([]selector.ForwardedFrame, 0, MaxTopK),
+		pub:    make([]ParticipantID, 0, MaxTopK),
+		sum:    make([]int32, n), tmp: make([]int32, n), mix: make([]int16, n),
+		common: newLimiter(n), encs: make(map[FormatKey]*sharedEncoder), now: time.Now}
+	for i := range r.slots {
+		r.slots[i] = talkerSlot{out: make([]int16, n), lim: newLimiter(n)}
+	}
+	r.rank = newRanker(cfg)
+	return r, nil
 }
 
-func (r *Room) add(m *Member) {
-	m.in = make([]int16, r.frame)
+func (r *Room) enqueue(o op) {
 	r.mu.Lock()
-	r.members = append(r.members, m)
-	r.dirty = true
-	n := len(r.members)
+	r.ops = append(r.ops, o)
 	r.mu.Unlock()
-	r.log.Info("participant joined", "participants", n)
+}
+
+func (r *Room) add(m *Member) error {
+	r.mu.Lock()
+	if _, ok := r.ids[m.id]; ok {
+		r.mu.Unlock()
+		return ErrDuplicateID
+	}
+	r.ids[m.id] = m
+	r.ops = append(r.ops, op{kind: opJoin, m: m})
+	n := len(r.ids)
+	r.mu.Unlock()
+	r.log.Info("participant joined", "participant", string(m.id), "participants", n)
+	return nil
 }
 
 // remove drops m and returns how many members are left.
 func (r *Room) remove(m *Member) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, x := range r.members {
-		if x == m {
-			r.members = append(r.members[:i:i], r.members[i+1:]...)
-			r.dirty = true
-			break
-		}
+	if r.ids[m.id] == m {
+		delete(r.ids, m.id)
+		r.ops = append(r.ops, op{kind: opLeave, m: m})
 	}
-	r.log.Info("participant left", "participants", len(r.members))
-	return len(r.members)
+	r.log.Info("participant left", "participant", string(m.id), "participants", len(r.ids))
+	return len(r.ids)
 }
 
 func (r *Room) size() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.members)
+	return len(r.ids)
+}
+
+func (r *Room) setTaps(fns []TapFunc) { r.taps.Store(&fns) }
+
+func (r *Room) talkers() []ParticipantID {
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	if len(r.pub) == 0 {
+		return []ParticipantID{}
+	}
+	return append([]ParticipantID(nil), r.pub...)
 }
 
 func (r *Room) stop() { r.once.Do(func() { close(r.done) }) }
 
-func (r *Room) run() {
-	t := r.cfg.Clock.NewTicker(media.FrameDuration)
+// run ticks the room on t until stopped. Each tick of t is one tick of the
+// room: a tick that overruns is counted, and the room neither skips ticks
+// nor bursts to catch up (a Go ticker holds at most one pending tick).
+func (r *Room) run(t media.Ticker) {
 	defer t.Stop()
-	r.log.Info("room started", "rate", r.cfg.Rate)
+	r.log.Info("room started", "rate", r.cfg.Rate, "top_k", r.rank.topK)
 	defer r.log.Info("room stopped")
 	for {
 		select {
 		case <-r.done:
 			return
 		case <-t.C():
+			start := r.now()
 			r.tick()
+			if d := r.now().Sub(start); d > media.FrameDuration {
+				r.stats.overruns.Add(1)
+				r.total.overruns.Add(1)
+				if start.Sub(r.lastWarn) >= time.Second {
+					r.lastWarn = start
+					r.log.Debug("tick overran its frame", "took", d, "overruns", r.stats.overruns.Load())
+				}
+			}
 		}
 	}
 }
 
-// tick mixes one frame: everyone's uplink summed, and each member gets the
-// sum without its own contribution.
-func (r *Room) tick() {
+// applyOps applies the changes queued since the last tick.
+func (r *Room) applyOps() {
 	r.mu.Lock()
-	if r.dirty {
-		r.tickMembers = append(r.tickMembers[:0], r.members...)
-		r.dirty = false
-	}
+	ops := r.ops
+	r.ops = r.spareOps[:0]
 	r.mu.Unlock()
+	if len(ops) == 0 {
+		r.spareOps = ops
+		return
+	}
+	membership := false
+	for _, o := range ops {
+		switch o.kind {
+		case opJoin:
+			m := o.m
+			m.pos = len(r.members)
+			r.members = append(r.members, m)
+			r.byID[m.id] = m
+			if err := r.src.Add(m.id, m.p); err != nil {
+				r.log.Warn("selector refused participant; it will only listen", "participant", string(m.id), "error", err)
+			}
+			membership = true
+		case opLeave:
+			m := o.m
+			if r.byID[m.id] != m {
+				continue
+			}
+			if m.selected {
+				r.rank.unselect(r, m)
+			}
+			last := len(r.members) - 1
+			r.members[m.pos] = r.members[last]
+			r.members[m.pos].pos = m.pos
+			r.members[last] = nil
+			r.members = r.members[:last]
+			delete(r.byID, m.id)
+			r.src.Remove(m.id)
+			r.unbindFormat(m)
+			membership = true
+		case opMute:
+			m := o.m
+			if r.byID[m.id] != m {
+				continue
+			}
+			m.tickMuted = o.muted
+			r.src.SetMuted(m.id, o.muted)
+			if o.muted && m.selected {
+				r.rank.unselect(r, m)
+			}
+		case opTopK:
+			r.rank.setTopK(r, o.k)
+		}
+	}
+	if membership {
+		// Report positions change with membership; forget the hints.
+		clear(r.byPos)
+	}
+	clear(ops)
+	r.spareOps = ops[:0]
+}
 
+// lookup finds the member of report entry i; byPos is as long as the
+// report.
+func (r *Room) lookup(i int, id ParticipantID) *Member {
+	if m := r.byPos[i]; m != nil && m.id == id {
+		return m
+	}
+	m := r.byID[id]
+	r.byPos[i] = m
+	return m
+}
+
+// tick mixes one frame.
+func (r *Room) tick() {
+	r.t++
+	t := r.t
+	r.tickCnt = tickCounts{}
+	r.rank.changed = false
+	r.applyOps()
+
+	// Energies in, selection out, selected frames back.
+	r.src.Report(t, &r.rep)
+	r.rank.update(r, t, &r.rep)
+	for _, m := range r.rank.sel {
+		m.frame = nil
+	}
+	r.fwd = r.fwd[:0]
+	if d := uint64(r.cfg.MixDelay); t > d {
+		r.notice.Tick = t - d
+		r.notice.Selected = r.notice.Selected[:0]
+		for _, m := range r.rank.sel {
+			r.notice.Selected = append(r.notice.Selected, m.id)
+		}
+		r.fwd = r.src.Forward(&r.notice, r.fwd)
+	}
+	for i := range r.fwd {
+		f := &r.fwd[i]
+		for _, m := range r.rank.sel {
+			if m.id == f.ParticipantID && len(f.PCM) == r.frame {
+				m.frame = f.PCM
+				break
+			}
+		}
+	}
+
+	// The sum of the selected frames, and the common mix.
 	clear(r.sum)
-	for _, m := range r.tickMembers {
-		m.active = m.p.ReadFrame(m.in)
-		if !m.active {
+	for _, m := range r.rank.sel {
+		if m.frame != nil {
+			addInto(r.sum, m.frame)
+		}
+	}
+	r.common.process(r.mix, r.sum)
+
+	// Each talker hears the others.
+	for _, m := range r.rank.sel {
+		s := &r.slots[m.slot]
+		in := r.sum
+		if m.frame != nil {
+			subInto(r.tmp, r.sum, m.frame)
+			in = r.tmp
+		}
+		s.lim.process(s.out, in)
+		m.p.WriteFrame(s.out)
+		r.tickCnt.pcmWrites++
+	}
+	// Everyone else hears the common mix.
+	for _, m := range r.members {
+		if m.selected {
 			continue
 		}
-		for i, s := range m.in {
-			r.sum[i] += int32(s)
+		if m.sd != nil {
+			if enc := r.bindFormat(m); enc != nil {
+				m.sd.WriteShared(enc.encode(t, r.mix, &r.tickCnt))
+				r.tickCnt.sharedWrites++
+				continue
+			}
+		}
+		m.p.WriteFrame(r.mix)
+		r.tickCnt.pcmWrites++
+	}
+
+	if fns := r.taps.Load(); fns != nil {
+		for _, fn := range *fns {
+			fn(t, r.mix)
 		}
 	}
-	for _, m := range r.tickMembers {
-		if m.active {
-			for i, s := range m.in {
-				r.out[i] = saturate(r.sum[i] - int32(s))
-			}
-		} else {
-			for i, s := range r.sum {
-				r.out[i] = saturate(s)
-			}
+	if r.rank.changed {
+		r.publish(t)
+	}
+	r.count()
+}
+
+func (r *Room) publish(t uint64) {
+	r.pubMu.Lock()
+	r.pub = r.pub[:0]
+	for _, m := range r.rank.sel {
+		r.pub = append(r.pub, m.id)
+	}
+	r.pubMu.Unlock()
+	if r.cfg.OnTalkers != nil {
+		r.notice.Selected = r.notice.Selected[:0]
+		for _, m := range r.rank.sel {
+			r.notice.Selected = append(r.notice.Selected, m.id)
 		}
-		m.p.WriteFrame(r.out)
+		r.cfg.OnTalkers(r.id, t, r.notice.Selected)
 	}
 }
 
-func saturate(v int32) int16 {
-	switch {
-	case v > math.MaxInt16:
-		return math.MaxInt16
-	case v < math.MinInt16:
-		return math.MinInt16
+func (r *Room) count() {
+	c := &r.tickCnt
+	for _, s := range [2]*counters{&r.stats, r.total} {
+		s.ticks.Add(1)
+		s.pcmWrites.Add(c.pcmWrites)
+		if c.sharedWrites != 0 {
+			s.sharedWrites.Add(c.sharedWrites)
+			s.sharedEncodes.Add(c.sharedEncodes)
+			s.encodeErrors.Add(c.encodeErrors)
+		}
 	}
-	return int16(v)
+}
+
+// bindFormat returns the shared encoder for m's current downlink format,
+// building it on first use, or nil when m is to get PCM.
+func (r *Room) bindFormat(m *Member) *sharedEncoder {
+	k := m.sd.DownlinkFormat()
+	if m.enc != nil && k == m.format {
+		return m.enc
+	}
+	if k == (FormatKey{}) || k == m.badFormat {
+		r.unbindFormat(m)
+		return nil
+	}
+	r.unbindFormat(m)
+	enc := r.encs[k]
+	if enc == nil {
+		var err error
+		if enc, err = newSharedEncoder(k, r.cfg.Rate, r.cfg.NewEncoder); err != nil {
+			m.badFormat = k
+			r.log.Warn("no shared encoding; sending PCM", "participant", string(m.id), "error", err)
+			return nil
+		}
+		r.encs[k] = enc
+	}
+	enc.users++
+	m.enc, m.format = enc, k
+	return enc
+}
+
+func (r *Room) unbindFormat(m *Member) {
+	if m.enc == nil {
+		return
+	}
+	if m.enc.users--; m.enc.users == 0 {
+		delete(r.encs, m.format)
+	}
+	m.enc, m.format = nil, FormatKey{}
+}
+
+func addInto(sum []int32, pcm []int16) {
+	pcm = pcm[:len(sum)]
+	for i, s := range pcm {
+		sum[i] += int32(s)
+	}
+}
+
+func subInto(dst, sum []int32, pcm []int16) {
+	pcm = pcm[:len(dst)]
+	sum = sum[:len(dst)]
+	for i, s := range pcm {
+		dst[i] = sum[i] - int32(s)
+	}
 }

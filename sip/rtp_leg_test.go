@@ -38,7 +38,7 @@ type digitLog struct {
 }
 
 func (d *digitLog) add(x dtmf.Digit) { d.mu.Lock(); d.digits = append(d.digits, x.Rune); d.mu.Unlock() }
-func (d *digitLog) String() string  { d.mu.Lock(); defer d.mu.Unlock(); return string(d.digits) }
+func (d *digitLog) String() string   { d.mu.Lock(); defer d.mu.Unlock(); return string(d.digits) }
 
 func newTestLeg(t *testing.T, roomRate int, digits *digitLog) *rtpLeg {
 	t.Helper()

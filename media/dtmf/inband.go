@@ -37,7 +37,7 @@ const (
 
 	// InbandMinDuration is the shortest tone reported, as measured. Tones of
 	// 40 ms and more are reported, tones of 30 ms and less are not.
-	InbandMinDuration = 35 * time.Millisecond
+	InbandMinDuration = 34 * time.Millisecond
 
 	// InbandMinGap is the shortest interruption that separates two presses
 	// of the same key, as measured. A gap of 40 ms or more gives two digits;
@@ -56,7 +56,7 @@ const (
 	// inbandDominance is the share of the block's (windowed) energy that the
 	// two tones must hold together. Pure DTMF with 20 dB SNR gives 0.99;
 	// speech and music rarely exceed 0.6 in a 20 ms block.
-	inbandDominance = 0.85
+	inbandDominance = 0.75
 	// inbandHarmonic is the largest power at twice a tone's frequency,
 	// relative to the tone. Voiced speech puts a tone's second harmonic
 	// there; a DTMF generator does not.
@@ -458,10 +458,11 @@ func argmax4(v [4]float64) int {
 func goertzel4(x []float64, c0, c1, c2, c3 float64) [4]float64 {
 	var a1, a2, b1, b2, e1, e2, f1, f2 float64
 	for _, v := range x {
-		a1, a2 = v+c0*a1-a2, a1
-		b1, b2 = v+c1*b1-b2, b1
-		e1, e2 = v+c2*e1-e2, e1
-		f1, f2 = v+c3*f1-f2, f1
+		// (v-s2) does not wait for the previous step's product.
+		a1, a2 = (v-a2)+c0*a1, a1
+		b1, b2 = (v-b2)+c1*b1, b1
+		e1, e2 = (v-e2)+c2*e1, e1
+		f1, f2 = (v-f2)+c3*f1, f1
 	}
 	return [4]float64{
 		a1*a1 + a2*a2 - c0*a1*a2,
