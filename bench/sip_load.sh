@@ -49,7 +49,7 @@ metric() { echo "$1" | awk -v n="$2" '$1==n{print $2}'; }
 echo "successful $(col media.csv 'SuccessfulCall(C)') failed $(col media.csv 'FailedCall(C)')"
 awk -v a="$before_cpu" -v b="$after_cpu" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" -v n="$CONC" 'BEGIN{
   cpu=(b-a)/hz; wall=t1-t0; printf "server cpu %.1f s over %.1f s: %.1f%% of a core, %.3f%% of a core per call\n", cpu, wall, 100*cpu/wall, 100*cpu/wall/n }'
-in=$(( $(metric "$m1" setbridge_rtp_packets_received_total) - $(metric "$m0" setbridge_rtp_packets_received_total) ))
-out=$(( $(metric "$m1" setbridge_rtp_packets_sent_total) - $(metric "$m0" setbridge_rtp_packets_sent_total) ))
-lost=$(( $(metric "$m1" setbridge_rtp_packets_lost_total) - $(metric "$m0" setbridge_rtp_packets_lost_total) ))
-awk -v i="$in" -v o="$out" -v l="$lost" 'BEGIN{ printf "rtp received %d sent %d lost %d (%.3f%% loss)\n", i, o, l, (i+l)>0 ? 100*l/(i+l) : 0 }'
+d() { awk -v a="$(metric "$m0" "$1")" -v b="$(metric "$m1" "$1")" 'BEGIN{printf "%.0f", b-a}'; }
+awk -v i="$(d setbridge_rtp_packets_received_total)" -v o="$(d setbridge_rtp_packets_sent_total)" \
+    -v l="$(d setbridge_rtp_packets_lost_total)" -v late="$(d setbridge_rtp_packets_late_total)" 'BEGIN{
+  printf "rtp received %d sent %d lost %d late %d: %.3f%% loss\n", i, o, l, late, (i+l)>0 ? 100*(l+late)/(i+l) : 0 }'

@@ -318,15 +318,17 @@ func (r *Room) tick() {
 		r.tickCnt.pcmWrites++
 	}
 
+	// Talkers and counters first, so that whoever a tap wakes sees this
+	// tick's state.
+	if r.rank.changed {
+		r.publish(t)
+	}
+	r.count()
 	if fns := r.taps.Load(); fns != nil {
 		for _, fn := range *fns {
 			fn(t, r.mix)
 		}
 	}
-	if r.rank.changed {
-		r.publish(t)
-	}
-	r.count()
 }
 
 func (r *Room) publish(t uint64) {

@@ -372,14 +372,20 @@ func (d *InbandDetector) classify(b0 int64) (key int, start, end int64) {
 	n, hop := p.n, p.hop
 	x := d.buf[:n]
 
-	// Energy per quarter; reject quiet and unsteady blocks cheaply.
-	var q [4]float64
+	// Energy per quarter, without the block's DC offset; reject quiet and
+	// unsteady blocks cheaply.
+	var q, sum [4]float64
 	for j := range q {
-		var e float64
+		var s, e float64
 		for _, v := range x[j*hop : (j+1)*hop] {
+			s += v
 			e += v * v
 		}
-		q[j] = e
+		sum[j], q[j] = s, e
+	}
+	dc := (sum[0] + sum[1] + sum[2] + sum[3]) / float64(n)
+	for j := range q {
+		q[j] = max(0, q[j]-dc*(2*sum[j]-dc*float64(hop)))
 	}
 	total := q[0] + q[1] + q[2] + q[3]
 	if total < p.minEnergy {
@@ -395,7 +401,7 @@ func (d *InbandDetector) classify(b0 int64) (key int, start, end int64) {
 	w := p.window[:n]
 	var ew float64
 	for i, v := range x {
-		v *= w[i]
+		v = (v - dc) * w[i]
 		y[i] = v
 		ew += v * v
 	}
