@@ -42,6 +42,8 @@ type Log struct {
 // HTTP configures the HTTP server.
 type HTTP struct {
 	Addr string `yaml:"addr"`
+	// Pprof serves Go's profiler under /debug/pprof/.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Mixer configures the mixer engine.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,25 @@ func TestParse(t *testing.T) {
 			}
 			t.Fatalf("no problem mentions %q: %v", tt.wantMsg, ps)
 		})
+	}
+}
+
+// TestREADMEExampleIsValid keeps the README's configuration example true.
+func TestREADMEExampleIsValid(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	if !ok {
+		t.Fatal("README has no yaml example")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	if _, err := Parse([]byte(example)); err != nil {
+		var ps Problems
+		if errors.As(err, &ps) {
+			t.Fatalf("README example is invalid:\n%s", ps.Describe("README.md", []byte(example)))
+		}
+		t.Fatal(err)
 	}
 }

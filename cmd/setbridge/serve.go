@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -37,6 +38,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "rtp-port-min", Usage: "lowest RTP port", EnvVars: []string{"SETBRIDGE_RTP_PORT_MIN"}},
 			&cli.IntFlag{Name: "rtp-port-max", Usage: "highest RTP port", EnvVars: []string{"SETBRIDGE_RTP_PORT_MAX"}},
 			&cli.DurationFlag{Name: "drain-timeout", Usage: "how long SIGTERM waits for calls to end", EnvVars: []string{"SETBRIDGE_DRAIN_TIMEOUT"}},
+			&cli.BoolFlag{Name: "pprof", Usage: "serve Go's profiler under /debug/pprof/", EnvVars: []string{"SETBRIDGE_PPROF"}},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"SETBRIDGE_LOG_LEVEL"}},
 			&cli.StringFlag{Name: "log-format", Usage: "text or json", EnvVars: []string{"SETBRIDGE_LOG_FORMAT"}},
 		},
@@ -75,6 +77,7 @@ func loadConfig(cctx *cli.Context) (config.Config, error) {
 	set("rtp-port-min", func() { cfg.SIP.RTPPortMin = cctx.Int("rtp-port-min") })
 	set("rtp-port-max", func() { cfg.SIP.RTPPortMax = cctx.Int("rtp-port-max") })
 	set("drain-timeout", func() { cfg.DrainTimeout = cctx.Duration("drain-timeout") })
+	set("pprof", func() { cfg.HTTP.Pprof = cctx.Bool("pprof") })
 	set("log-level", func() { cfg.Log.Level = cctx.String("log-level") })
 	set("log-format", func() { cfg.Log.Format = cctx.String("log-format") })
 	return cfg, nil
@@ -138,6 +141,10 @@ func serve(cctx *cli.Context) error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.HTTP.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("listen http: %v", err), 1)

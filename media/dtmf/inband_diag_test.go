@@ -236,3 +236,37 @@ func TestInbandDiagSeeds(t *testing.T) {
 	}
 	ibSeedBase = 0
 }
+
+func TestInbandDiagDurKeys(t *testing.T) {
+	for _, k := range ibAllKeys {
+		for _, d := range []int{30, 40} {
+			var lo, hi time.Duration = time.Hour, 0
+			cnt := 0
+			for seed := uint64(0); seed < 60; seed++ {
+				s := ibDefault()
+				s.seed, s.lead = seed*31, int(seed%40)
+				if seed%3 == 1 {
+					s.devLow, s.devHigh = 0.015, -0.015
+				}
+				if seed%3 == 2 {
+					s.devLow, s.devHigh = -0.015, 0.015
+				}
+				pcm := s.synth(tone(k, d))
+				ibCodecs[seed%3].f(pcm)
+				det, _ := NewInbandDetector(8000)
+				pp := *det.p
+				pp.durMin = 0
+				det.p = &pp
+				det.Reset()
+				got := det.Process(nil, pcm, t0)
+				if len(got) != 1 {
+					continue
+				}
+				cnt++
+				lo = min(lo, got[0].Duration)
+				hi = max(hi, got[0].Duration)
+			}
+			fmt.Printf("%c %d ms: [%v, %v] n=%d\n", k, d, lo, hi, cnt)
+		}
+	}
+}
