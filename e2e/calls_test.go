@@ -127,3 +127,50 @@ func TestSippScenarios(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "no call left", func() bool { return s.metric("setbridge_sip_active_calls") == 0 })
 }
+
+// TestPhoneHearsSippsRecording: sipp plays sip-tester's g711a.pcap (speech)
+// into room demo; a baresip phone in the room records what it hears, which
+// must be that speech: correlated with the pcap's audio.
+func TestPhoneHearsSippsRecording(t *testing.T) {
+	s := startServer(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rec := filepath.Join(t.TempDir(), "heard.wav")
+	b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitEstablished(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := peers.RunSipp(ctx, peers.SippOptions{T: t, Scenario: "uac_pcma_tone", Target: s.SIPUDP, Service: "1000", Calls: 1, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := peers.PcapAudio(filepath.Join(peers.SippDataDir, "g711a.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := audiotest.ReadWAV(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heard := got.Mono()
+	if len(heard) < len(ref.Samples) {
+		t.Fatalf("heard %v, shorter than the %v played", got.Duration(), ref.Duration())
+	}
+	// Look for the reference anywhere in the recording (sipp joined after
+	// baresip), on its middle 4 s to stay clear of the edges.
+	probe := ref.Samples[8000 : 8000+4*8000]
+	lag, coeff := audiotest.CrossCorrelate(probe, heard, len(heard)-len(probe))
+	t.Logf("the pcap's speech is heard at lag %d with correlation %.3f", lag, coeff)
+	if coeff < 0.6 {
+		t.Fatalf("what the phone heard does not match what sipp played (correlation %.3f)", coeff)
+	}
+}
