@@ -136,7 +136,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	_ = dlg.Respond(100, "Trying", nil)
 
 	leg, err := newRTPLeg(legConfig{log: log, clock: s.clock, ports: s.ports, neg: neg, roomRate: s.conf.Rate(),
-		jitterDepth: s.cfg.JitterDepth, onDigit: c.digit, metrics: s.metrics})
+		jitterDepth: s.cfg.JitterDepth, dtmfMode: trunk.DTMF, onDigit: c.digit, metrics: s.metrics})
 	if err != nil {
 		log.Error("call refused: no media", "error", err)
 		s.metrics.rejected.WithLabelValues("no_media").Inc()

@@ -54,6 +54,11 @@ type Trunk struct {
 	Realm    string `yaml:"realm"`
 	// Codecs is the trunk's codec preference (default PCMU, PCMA, G722, opus).
 	Codecs []string `yaml:"codecs"`
+	// DTMF says how the trunk's callers send digits: "auto" (default:
+	// RFC 4733 when negotiated, else in-band tones on G.711), "rfc4733",
+	// "inband", or "both" (RFC 4733 and in-band, each digit counted once).
+	// SIP INFO is always accepted.
+	DTMF string `yaml:"dtmf"`
 	// DefaultRoom takes calls to numbers no dispatch rule names.
 	DefaultRoom string `yaml:"default_room"`
 	// Register, when set, keeps an outbound registration with the trunk.
@@ -183,6 +188,11 @@ func (c *Config) Validate() []*FieldError {
 				continue
 			}
 			t.codecs = append(t.codecs, cd)
+		}
+		switch t.DTMF {
+		case "", "auto", "rfc4733", "inband", "both":
+		default:
+			bad(p+".dtmf", "unknown dtmf mode %q (auto, rfc4733, inband, both)", t.DTMF)
 		}
 		if r := t.Register; r != nil {
 			if r.Registrar == "" || r.AOR == "" {

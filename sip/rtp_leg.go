@@ -38,6 +38,7 @@ type rtpLeg struct {
 	roomRate int
 	onDigit  func(dtmf.Digit)
 	metrics  *Metrics
+	dtmfMode string
 
 	// Where we send; latched to the first source heard (symmetric RTP).
 	remote     atomic.Pointer[netip.AddrPort]
@@ -55,6 +56,9 @@ type rtpLeg struct {
 	jb       *media.JitterBuffer
 	dec      media.Decoder
 	digits   *dtmf.Receiver
+	inband   *dtmf.InbandDetector // nil unless in-band detection is on
+	bandBuf  []dtmf.Digit
+	last4733 dtmf.Digit // the last RFC 4733 digit, to drop its in-band echo
 	inFIFO   *media.SampleFIFO
 	upRS     *resample.Resampler
 	decBuf   []int16
@@ -95,6 +99,7 @@ type legConfig struct {
 	neg         negotiated
 	roomRate    int
 	jitterDepth int
+	dtmfMode    string // the trunk's DTMF mode
 	onDigit     func(dtmf.Digit)
 	metrics     *Metrics
 }
@@ -107,6 +112,7 @@ func newRTPLeg(c legConfig) (*rtpLeg, error) {
 	l := &rtpLeg{log: c.log, clock: c.clock, conn: conn, rtcpConn: rtcpConn, port: port, ports: c.ports,
 		roomRate: c.roomRate, onDigit: c.onDigit, metrics: c.metrics, done: make(chan struct{}),
 		jb: media.NewJitterBuffer(c.jitterDepth), ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32(), marker: true}
+	l.dtmfMode = c.dtmfMode
 	if err := l.setCodec(c.neg); err != nil {
 		l.closeSockets()
 		return nil, err
@@ -142,6 +148,15 @@ func (l *rtpLeg) setCodec(n negotiated) error {
 	l.mu.Lock()
 	l.neg, l.dec, l.upRS = n, dec, up
 	l.digits = dtmf.NewReceiver(8000)
+	l.inband = nil
+	g711 := n.Codec.Name == media.PCMU.Name || n.Codec.Name == media.PCMA.Name
+	if g711 && (l.dtmfMode == "inband" || l.dtmfMode == "both" || (l.dtmfMode != "rfc4733" && n.DTMFPT < 0)) {
+		if l.inband, err = dtmf.NewInbandDetector(rate); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+		l.bandBuf = make([]dtmf.Digit, 0, 4)
+	}
 	l.pktIn = pkt
 	l.inFIFO = media.NewSampleFIFO(rate / 5) // 200 ms
 	l.decBuf = make([]int16, rate/10)        // up to 100 ms per packet
@@ -191,6 +206,9 @@ func (l *rtpLeg) ReadFrame(dst []int16) bool {
 				continue
 			}
 			l.inFIFO.Write(l.decBuf[:n])
+			if l.inband != nil {
+				l.detectInband(l.decBuf[:n])
+			}
 		case media.JitterLost:
 			l.inFIFO.WriteSilence(l.pktIn)
 		default:
@@ -207,6 +225,22 @@ func (l *rtpLeg) ReadFrame(dst []int16) bool {
 		copy(dst, l.upFrame)
 	}
 	return true
+}
+
+// detectInband runs the tone detector over decoded audio; with RFC 4733
+// also on, a tone that repeats the digit just received as an event is the
+// same key press and is dropped. l.mu is held.
+func (l *rtpLeg) detectInband(pcm []int16) {
+	now := l.clock.Now()
+	l.bandBuf = l.inband.Process(l.bandBuf[:0], pcm, now)
+	for _, d := range l.bandBuf {
+		if l.last4733.Rune == d.Rune && d.Start.Sub(l.last4733.Start).Abs() < time.Second {
+			continue
+		}
+		if l.onDigit != nil {
+			l.onDigit(d)
+		}
+	}
 }
 
 // WriteFrame implements media.Downlink on the mixer's tick.
@@ -391,8 +425,11 @@ func (l *rtpLeg) handleRTP(b []byte, src netip.AddrPort) {
 		d, ok, err := l.digits.Push(h.SequenceNumber, h.Timestamp, payload, l.clock.Now())
 		if err != nil {
 			l.stats.badIn.Add(1)
-		} else if ok && l.onDigit != nil {
-			l.onDigit(d)
+		} else if ok {
+			l.last4733 = d
+			if l.onDigit != nil {
+				l.onDigit(d)
+			}
 		}
 	default:
 		l.stats.badIn.Add(1)
