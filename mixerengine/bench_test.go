@@ -2,6 +2,7 @@ package mixerengine
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -27,13 +28,14 @@ type sharedMic struct {
 func (m *sharedMic) DownlinkFormat() FormatKey  { return m.key }
 func (m *sharedMic) WriteShared(f *SharedFrame) {}
 
-// noiseFrames returns n frames of white noise at levels from about -10 to
-// -60 dBov.
-func noiseFrames(n, frame int) [][]int16 {
+// noiseFrames returns n frames of white noise with levels spread evenly
+// from lo to hi -dBov.
+func noiseFrames(n, frame int, lo, hi float64) [][]int16 {
 	rng := rand.New(rand.NewPCG(7, 7))
 	out := make([][]int16, n)
 	for i := range out {
-		peak := 10000 >> (i % 10)
+		level := lo + (hi-lo)*float64(i)/float64(max(n-1, 1))
+		peak := int(math.Sqrt(3) * 32768 * math.Pow(10, -level/20)) // uniform noise: rms = peak/√3
 		f := make([]int16, frame)
 		for j := range f {
 			f[j] = int16(rng.IntN(2*peak+1) - peak)
@@ -43,22 +45,46 @@ func noiseFrames(n, frame int) [][]int16 {
 	return out
 }
 
+// scenario is how loud a benchmark room's open microphones are.
+type scenario string
+
+const (
+	// busy: every mic is above the -50 dBov threshold (-15 to -45 dBov),
+	// so every mic is a candidate and every frame is cached: the worst
+	// case.
+	busy scenario = "busy"
+	// calm: 1% of the mics (at least 5) talk at -20 to -30 dBov, the
+	// others carry room noise at -55 to -70 dBov.
+	calm scenario = "quiet"
+)
+
 // benchRoom builds a room of n open mics on a clock that never ticks, so
 // the caller drives r.tick itself. shared makes every mic a shared-downlink
 // leg (half PCMU, half PCMA).
-func benchRoom(tb testing.TB, n int, shared bool) (*Engine, *Room) {
+func benchRoom(tb testing.TB, n int, sc scenario, shared bool) (*Engine, *Room) {
 	tb.Helper()
-	e := New(Config{Clock: media.NewFakeClock(time.Now()), Logger: quiet, TopK: 5})
+	e := New(Config{Clock: media.NewFakeClock(time.Now()), Logger: quietLog, TopK: 5})
 	tb.Cleanup(e.Close)
-	frames := noiseFrames(32, media.FrameSamples(e.Rate()))
+	frame := media.FrameSamples(e.Rate())
+	loud := noiseFrames(32, frame, 15, 45)
+	noise := noiseFrames(32, frame, 55, 70)
+	talkers := n
+	if sc == calm {
+		loud = noiseFrames(32, frame, 20, 30)
+		talkers = max(5, n/100)
+	}
 	for i := range n {
-		var p media.Participant = &mic{frame: frames[i%len(frames)]}
+		f := loud[i%len(loud)]
+		if i >= talkers {
+			f = noise[i%len(noise)]
+		}
+		var p media.Participant = &mic{frame: f}
 		if shared {
 			k := FormatKey{Codec: "PCMU"}
 			if i%2 == 1 {
 				k.Codec = "PCMA"
 			}
-			p = &sharedMic{mic: mic{frame: frames[i%len(frames)]}, key: k}
+			p = &sharedMic{mic: mic{frame: f}, key: k}
 		}
 		if _, err := e.JoinWithID("bench", ParticipantID(fmt.Sprintf("m%05d", i)), p); err != nil {
 			tb.Fatal(err)
@@ -74,7 +100,7 @@ func benchRoom(tb testing.TB, n int, shared bool) (*Engine, *Room) {
 func TestTickDoesNotAllocate(t *testing.T) {
 	for _, shared := range []bool{false, true} {
 		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
-			_, r := benchRoom(t, 200, shared)
+			_, r := benchRoom(t, 200, busy, shared)
 			// Mix in self-ranking legs and a tap.
 			stop := r.taps.Load()
 			r.setTaps([]TapFunc{func(uint64, []int16) {}})
@@ -90,7 +116,7 @@ func TestTickDoesNotAllocate(t *testing.T) {
 }
 
 func TestTickDoesNotAllocateWhileTalkersChange(t *testing.T) {
-	e := New(Config{Clock: media.NewFakeClock(time.Now()), Logger: quiet, TopK: 2, Confirm: 1})
+	e := New(Config{Clock: media.NewFakeClock(time.Now()), Logger: quietLog, TopK: 2, Confirm: 1})
 	defer e.Close()
 	ps := make([]*scripted, 6)
 	for i := range ps {
@@ -113,49 +139,57 @@ func TestTickDoesNotAllocateWhileTalkersChange(t *testing.T) {
 	}
 }
 
+// BenchmarkTick measures one tick of a room of open microphones, K=5, with
+// every listener taking PCM (each leg would encode it: N encodes per tick)
+// or shared encoding (two formats: K+2 encodes per tick).
 func BenchmarkTick(b *testing.B) {
 	for _, n := range []int{10, 100, 1000, 10000} {
-		for _, shared := range []bool{false, true} {
-			name := fmt.Sprintf("mics=%d/downlink=pcm", n)
-			if shared {
-				name = fmt.Sprintf("mics=%d/downlink=shared", n)
-			}
-			b.Run(name, func(b *testing.B) {
-				e, r := benchRoom(b, n, shared)
-				before, _ := e.RoomStats("bench")
-				b.ReportAllocs()
-				b.ResetTimer()
-				for b.Loop() {
-					r.tick()
+		for _, sc := range []scenario{busy, calm} {
+			for _, shared := range []bool{false, true} {
+				downlink := "pcm"
+				if shared {
+					downlink = "shared"
 				}
-				after, _ := e.RoomStats("bench")
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/participant")
-				ticks := float64(after.Ticks - before.Ticks)
-				b.ReportMetric(float64(after.SharedEncodes-before.SharedEncodes+after.PCMWrites-before.PCMWrites)/ticks, "encodes/tick")
-			})
+				b.Run(fmt.Sprintf("mics=%d/room=%s/downlink=%s", n, sc, downlink), func(b *testing.B) {
+					e, r := benchRoom(b, n, sc, shared)
+					before, _ := e.RoomStats("bench")
+					b.ReportAllocs()
+					b.ResetTimer()
+					for b.Loop() {
+						r.tick()
+					}
+					after, _ := e.RoomStats("bench")
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/participant")
+					ticks := float64(after.Ticks - before.Ticks)
+					b.ReportMetric(float64(after.SharedEncodes-before.SharedEncodes+after.PCMWrites-before.PCMWrites)/ticks, "encodes/tick")
+				})
+			}
 		}
 	}
 }
 
-// TestTickLatency reports tick latency percentiles for 10000 open mics.
-// The target is a p99 under 5 ms on a 2-core machine; the test only fails
-// above a whole frame (20 ms), since the machine may be shared.
-func TestTickLatency(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
-	const n, ticks = 10000, 300
-	_, r := benchRoom(t, n, true)
-	d := make([]time.Duration, ticks)
-	for i := range d {
-		start := time.Now()
-		r.tick()
-		d[i] = time.Since(start)
-	}
-	slices.Sort(d)
-	p50, p99 := d[ticks/2], d[ticks*99/100]
-	t.Logf("%d mics, %d ticks: p50 %v, p99 %v, max %v (target p99 < 5ms)", n, ticks, p50, p99, d[ticks-1])
-	if p99 > media.FrameDuration {
-		t.Errorf("p99 tick latency %v exceeds a frame", p99)
+// BenchmarkTickLatency reports the distribution of tick times for 10000
+// open mics (target: p99 under 5 ms on a 2-core machine). Run it with
+// -benchtime=500x or more for a meaningful p99.
+func BenchmarkTickLatency(b *testing.B) {
+	for _, sc := range []scenario{busy, calm} {
+		b.Run(fmt.Sprintf("mics=10000/room=%s", sc), func(b *testing.B) {
+			_, r := benchRoom(b, 10000, sc, true)
+			d := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for b.Loop() {
+				start := time.Now()
+				r.tick()
+				d = append(d, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(d)
+			ms := func(q float64) float64 {
+				return float64(d[min(int(q*float64(len(d))), len(d)-1)]) / float64(time.Millisecond)
+			}
+			b.ReportMetric(ms(0.50), "p50-ms")
+			b.ReportMetric(ms(0.99), "p99-ms")
+			b.ReportMetric(ms(1), "max-ms")
+		})
 	}
 }

@@ -1,6 +1,6 @@
 // Package mixerengine is the mixer of the design ([0070]-[0074] of the seed
 // patent): per conference room, on a steady 20 ms tick, it ranks the
-// energies its selector reports, keeps the top K talkers with hysteresis,
+// energies its selectors report, keeps the top K talkers with hysteresis,
 // mixes them, sends each selected talker the mix of the other selected
 // talkers (N-1), and sends everybody else one common mix, computed once per
 // tick and, for legs that can take it, encoded once per codec.
@@ -13,21 +13,25 @@
 // One tick t of a room:
 //
 //  1. apply queued membership changes;
-//  2. the selector reads frame t of every uplink, measures it, and reports
-//     all levels in one selector.EnergyReport;
-//  3. the room ranks them and updates the selection (see Config for the
-//     thresholds), then sends a selector.SelectionNotice and gets the
-//     selected uplinks' frames back as selector.ForwardedFrame;
+//  2. each of the room's selectors (package selector; Config.Selectors of
+//     them, each caching a share of the uplinks) reads frame t of its
+//     uplinks, measures it, and reports all their levels in one
+//     selector.EnergyReport; a big room's selectors do this in parallel;
+//  3. the room ranks the reports and updates the selection (Config
+//     documents the rules), then sends the selectors a
+//     selector.SelectionNotice and gets the selected uplinks' frames back
+//     as selector.ForwardedFrame;
 //  4. it sums the selected frames in int32 and passes the common mix and
 //     each talker's N-1 mix through a look-ahead limiter (mixer_limit.go);
 //  5. it writes each talker its N-1 mix, each listener the common mix
-//     (shared-encoded where the leg allows, downlink_shared.go), and hands
-//     the common mix to the room's taps.
+//     (shared-encoded where the leg allows, downlink_shared.go), publishes
+//     the talkers, and hands the common mix to the room's taps.
 package mixerengine
 
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,7 +73,8 @@ const (
 //     places are taken, after Confirm consecutive frames on each of which
 //     it was active and at least Margin dB louder than the weakest selected
 //     talker, and it then takes that talker's place. The loudest qualified
-//     participants go first.
+//     participants go first (on equal levels, the one active longer, then
+//     the one that joined first).
 //   - A selected talker's rank is its held level: on its active frames it
 //     follows the level at once when louder and rises (gets quieter) by at
 //     most 1 dB per frame, and on silent frames it is frozen. So pauses
@@ -110,8 +115,15 @@ type Config struct {
 	// (3 by default); larger values are clamped.
 	MixDelay int
 
-	// NewSelector builds the selector of a new room (default an in-process
-	// selector.Selector with frames at Rate).
+	// Selectors is how many selectors each room spreads its uplinks over
+	// (default GOMAXPROCS, at most 8). Like the patent's selector nodes,
+	// each caches and measures its share; a room of MinParallel uplinks
+	// or more has them report in parallel, one on the tick goroutine and
+	// the others on helper goroutines of the room.
+	Selectors int
+	// NewSelector builds one selector of a new room (default an in-process
+	// selector.Selector with frames at Rate that caches frames at
+	// Threshold or louder).
 	NewSelector func(room RoomID, frameSamples int) (Selector, error)
 	// NewEncoder builds the shared encoder of a downlink format (default
 	// DefaultEncoder).
@@ -122,10 +134,16 @@ type Config struct {
 	OnTalkers func(room RoomID, tick uint64, talkers []ParticipantID)
 }
 
-// Selector is the mixer's side of the conversation with a room's
-// selector: the room tells it who joins, leaves and is muted, and each tick
-// asks for the energy report and then for the frames of the uplinks it
+// Selector is the mixer's side of the conversation with one of a room's
+// selectors: the room tells it who joins, leaves and is muted, and each
+// tick asks for the energy report and then for the frames of the uplinks it
 // selected. *selector.Selector implements it in process.
+//
+// The room calls one Selector from one goroutine at a time, but the
+// Reports of a room's different selectors may run at the same time, so
+// the ReadFrame and ReadLevel methods of different participants may be
+// called concurrently (never those of one participant). WriteFrame and
+// WriteShared are always called on the room's tick goroutine.
 type Selector interface {
 	Add(id ParticipantID, up media.Uplink) error
 	Remove(id ParticipantID) bool
@@ -223,9 +241,13 @@ func New(cfg Config) *Engine {
 		cfg.HangOver = DefaultHangOver
 	}
 	cfg.MixDelay = max(cfg.MixDelay, 0)
+	if cfg.Selectors <= 0 {
+		cfg.Selectors = min(runtime.GOMAXPROCS(0), 8)
+	}
 	if cfg.NewSelector == nil {
+		threshold := cfg.Threshold
 		cfg.NewSelector = func(_ RoomID, frame int) (Selector, error) {
-			return selector.New(selector.Config{FrameSamples: frame})
+			return selector.New(selector.Config{FrameSamples: frame, CacheLevel: threshold})
 		}
 		cfg.MixDelay = min(cfg.MixDelay, selector.DefaultDepth-1)
 	}
@@ -428,7 +450,9 @@ type Member struct {
 	muted  atomic.Bool // as last requested
 
 	// Owned by the tick goroutine.
-	pos        int // index in Room.members
+	seq        uint64 // join order in the room
+	pos        int    // index in Room.members
+	shard      *shard // the selector caching the member's uplink
 	tickMuted  bool
 	level      uint8  // this tick's level
 	activeRun  int    // consecutive active frames

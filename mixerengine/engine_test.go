@@ -3,37 +3,15 @@ package mixerengine
 import (
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/setbridge/setbridge/media"
 )
 
-// TestMain checks that no test leaves a room goroutine behind (goleak is
-// not in go.mod, so this is a small stand-in).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			buf := make([]byte, 1<<20)
-			stacks := string(buf[:runtime.Stack(buf, true)])
-			if !strings.Contains(stacks, "mixerengine.(*Room).run") {
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "leaked room goroutines:\n%s\n", stacks)
-				code = 1
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestJoinLeaveAndRooms(t *testing.T) {
 	h := newHarness(t, Config{})
@@ -103,7 +81,7 @@ func TestJoinLeaveAndRooms(t *testing.T) {
 }
 
 func TestJoinAfterCloseFails(t *testing.T) {
-	e := New(Config{Clock: media.NewFakeClock(time.Now()), Logger: quiet})
+	e := New(Config{Clock: media.NewFakeClock(time.Now()), Logger: quietLog})
 	m, _ := e.Join("r", newScripted(-1))
 	e.Close()
 	if _, err := e.Join("r", newScripted(-1)); !errors.Is(err, ErrClosed) {
@@ -159,7 +137,7 @@ func TestTapStops(t *testing.T) {
 
 // TestRunsOnTheSystemClock checks the default clock drives rooms.
 func TestRunsOnTheSystemClock(t *testing.T) {
-	e := New(Config{Logger: quiet})
+	e := New(Config{Logger: quietLog})
 	defer e.Close()
 	ticks := make(chan uint64, 100)
 	defer e.Tap("r", func(tick uint64, _ []int16) {

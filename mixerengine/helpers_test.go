@@ -13,7 +13,7 @@ import (
 	"github.com/setbridge/setbridge/media"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // harness runs an Engine on a FakeClock and steps one room tick by tick.
 type harness struct {
@@ -31,7 +31,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	h := &harness{t: t, clk: media.NewFakeClock(time.Unix(1700000000, 0)), room: "r", ticks: make(chan uint64, 1)}
 	cfg.Clock = h.clk
 	if cfg.Logger == nil {
-		cfg.Logger = quiet
+		cfg.Logger = quietLog
 	}
 	h.e = New(cfg)
 	stop := h.e.Tap(h.room, func(tick uint64, mix []int16) {

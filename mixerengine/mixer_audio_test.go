@@ -1,6 +1,7 @@
 package mixerengine
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -167,13 +168,13 @@ func abs(v int) int {
 	return v
 }
 
-// ticker speaks frames whose every sample is 100 × the tick number.
+// ticker speaks frames whose every sample is 1000 × the tick number.
 type ticker struct{ n int16 }
 
 func (p *ticker) ReadFrame(dst []int16) bool {
 	p.n++
 	for i := range dst {
-		dst[i] = 100 * p.n
+		dst[i] = 1000 * p.n
 	}
 	return true
 }
@@ -202,9 +203,47 @@ func TestMixDelayKeepsANewTalkersFirstFrames(t *testing.T) {
 			}
 			heard := listener.last(1)
 			// The limiter holds back one block, so look past it.
-			if got := heard[len(heard)/2] / 100; got != tt.wantFrame {
+			if got := heard[len(heard)/2] / 1000; got != tt.wantFrame {
 				t.Errorf("heard frame %d, want %d", got, tt.wantFrame)
 			}
 		})
+	}
+}
+
+// TestBigRoomReportsInParallel runs a room big enough for its selectors to
+// report on helper goroutines and checks it ranks and mixes as a small one.
+func TestBigRoomReportsInParallel(t *testing.T) {
+	h := newHarness(t, Config{Rate: rate, Selectors: 3})
+	var talkers []*tone
+	for i := range MinParallel + 50 {
+		p := &tone{rate: rate, freq: 1000, amp: 40} // room noise, -61 dBov
+		if i%100 == 7 && len(talkers) < len(tones) {
+			p = &tone{rate: rate, freq: tones[len(talkers)], amp: 8000}
+			talkers = append(talkers, p)
+		}
+		h.join(ParticipantID(fmt.Sprintf("p%03d", i)), p)
+	}
+	listener := &tone{rate: rate, silent: true}
+	h.join("listener", listener)
+	h.steps(10)
+	if got := h.talkers(); !slices.Equal(got, []string{"p007", "p107", "p207"}) {
+		t.Fatalf("talkers %v, want p007 p107 p207", got)
+	}
+	room := h.e.room(h.room)
+	if room == nil || len(room.shards) != 3 || room.shards[1].start == nil {
+		t.Fatal("the room's selectors did not report in parallel")
+	}
+	want := 20 * math.Log10(8000.0/32768)
+	heard := listener.last(5)
+	for _, f := range tones {
+		if got := audiotest.ToneLevelDB(heard, rate, f); math.Abs(got-want) > 0.5 {
+			t.Errorf("listener hears %v Hz at %.1f dBFS, want %.1f", f, got, want)
+		}
+	}
+	// Each talker hears the other two and not itself.
+	for i, p := range talkers {
+		if got := audiotest.ToneLevelDB(p.last(5), rate, tones[i]); got > -70 {
+			t.Errorf("talker %v Hz hears itself at %.1f dBFS", tones[i], got)
+		}
 	}
 }

@@ -52,7 +52,7 @@ func newLimiter(frame int) limiter {
 // the largest divisor of frame below that for rates that are not a multiple
 // of 1 kHz.
 func blockSamples(frame int) int {
-	b := max(frame/20, 1)
+	b := max(frame/int(media.FrameDuration/limitBlock), 1)
 	for frame%b != 0 {
 		b--
 	}

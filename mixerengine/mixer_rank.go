@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/setbridge/setbridge/media"
-	"github.com/setbridge/setbridge/selector"
 )
 
 // ranker keeps a room's selection of talkers; Config documents the rules.
@@ -33,46 +32,15 @@ func hangTicks(d time.Duration) uint64 {
 	return max(uint64((d+media.FrameDuration-1)/media.FrameDuration), 1)
 }
 
-// update ranks the report of tick t and updates the selection.
-func (k *ranker) update(r *Room, t uint64, rep *selector.EnergyReport) {
-	if n := len(rep.Entries); len(r.byPos) < n {
-		r.byPos = append(r.byPos, make([]*Member, n-len(r.byPos))...)
-	}
+// update ranks the selectors' reports of tick t and updates the selection.
+func (k *ranker) update(r *Room, t uint64) {
 	var weakest uint8 // the weakest talker's held level; 0 means none
 	if w := k.weakest(); w >= 0 {
 		weakest = k.sel[w].held
 	}
 	k.cands = k.cands[:0]
-	for i := range rep.Entries {
-		e := &rep.Entries[i]
-		m := r.lookup(i, e.ParticipantID)
-		if m == nil {
-			continue
-		}
-		m.level = e.Level
-		active := !e.Muted && !m.tickMuted && e.Level <= k.threshold
-		if !active {
-			m.activeRun, m.beatRun = 0, 0
-			continue
-		}
-		m.activeRun++
-		if m.selected {
-			m.lastActive = t
-			if e.Level < m.held {
-				m.held = e.Level
-			} else {
-				m.held = min(e.Level, m.held+1)
-			}
-			continue
-		}
-		if len(k.sel) > 0 && int(e.Level)+k.margin <= int(weakest) {
-			m.beatRun++
-		} else {
-			m.beatRun = 0
-		}
-		if m.activeRun >= k.confirm {
-			k.offer(m)
-		}
+	for _, sh := range r.shards {
+		k.rankReport(r, sh, t, weakest)
 	}
 
 	// Release talkers silent for the whole hang-over.
@@ -103,12 +71,52 @@ func (k *ranker) update(r *Room, t uint64, rep *selector.EnergyReport) {
 	k.cands = k.cands[:0]
 }
 
+// rankReport updates the members of one selector's report and offers the
+// qualified newcomers.
+func (k *ranker) rankReport(r *Room, sh *shard, t uint64, weakest uint8) {
+	rep := &sh.rep
+	if n := len(rep.Entries); len(sh.byPos) < n {
+		sh.byPos = append(sh.byPos, make([]*Member, n-len(sh.byPos))...)
+	}
+	for i := range rep.Entries {
+		e := &rep.Entries[i]
+		m := r.lookup(sh, i, e.ParticipantID)
+		if m == nil {
+			continue
+		}
+		m.level = e.Level
+		active := !e.Muted && !m.tickMuted && e.Level <= k.threshold
+		if !active {
+			m.activeRun, m.beatRun = 0, 0
+			continue
+		}
+		m.activeRun++
+		if m.selected {
+			m.lastActive = t
+			if e.Level < m.held {
+				m.held = e.Level
+			} else {
+				m.held = min(e.Level, m.held+1)
+			}
+			continue
+		}
+		if len(k.sel) > 0 && int(e.Level)+k.margin <= int(weakest) {
+			m.beatRun++
+		} else {
+			m.beatRun = 0
+		}
+		if m.activeRun >= k.confirm {
+			k.offer(m)
+		}
+	}
+}
+
 // offer keeps m among this tick's candidates if it is among the topK
-// loudest; on equal levels the earlier offer stays ahead.
+// first by ahead.
 func (k *ranker) offer(m *Member) {
 	n := len(k.cands)
 	if n == k.topK {
-		if m.level >= k.cands[n-1].level {
+		if !ahead(m, k.cands[n-1]) {
 			return
 		}
 		n--
@@ -116,11 +124,24 @@ func (k *ranker) offer(m *Member) {
 		k.cands = append(k.cands, nil)
 	}
 	i := n
-	for i > 0 && k.cands[i-1].level > m.level {
+	for i > 0 && ahead(m, k.cands[i-1]) {
 		k.cands[i] = k.cands[i-1]
 		i--
 	}
 	k.cands[i] = m
+}
+
+// ahead orders newcomers: louder first, then the one talking longer, then
+// the one that joined first, so the order does not depend on which
+// selector reported whom.
+func ahead(a, b *Member) bool {
+	if a.level != b.level {
+		return a.level < b.level
+	}
+	if a.activeRun != b.activeRun {
+		return a.activeRun > b.activeRun
+	}
+	return a.seq < b.seq
 }
 
 // weakest returns the index of the selected talker with the quietest held

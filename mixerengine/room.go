@@ -32,11 +32,11 @@ type Room struct {
 	// Owned by the tick goroutine.
 	t        uint64
 	spareOps []op
-	src      Selector
+	shards   []*shard
+	uplinks  int    // members in the shards
+	joined   uint64 // joins so far
 	members  []*Member
 	byID     map[ParticipantID]*Member
-	byPos    []*Member // byPos[i] is likely the member of report entry i
-	rep      selector.EnergyReport
 	notice   selector.SelectionNotice
 	fwd      []selector.ForwardedFrame
 	rank     ranker
@@ -48,6 +48,21 @@ type Room struct {
 	now      func() time.Time // wall clock, for overrun measurement only
 	lastWarn time.Time
 	tickCnt  tickCounts
+	reported sync.WaitGroup // helpers' reports of the tick
+	helpers  sync.WaitGroup // helper goroutines
+}
+
+// MinParallel is the number of uplinks from which a room's selectors
+// report in parallel.
+const MinParallel = 256
+
+// shard is one of a room's selectors with its report of the tick.
+type shard struct {
+	sel   Selector
+	rep   selector.EnergyReport
+	byPos []*Member // byPos[i] is likely the member of report entry i
+	n     int       // uplinks
+	start chan uint64
 }
 
 // talkerSlot holds one selected talker's N-1 output.
@@ -80,13 +95,17 @@ type op struct {
 func newRoom(id RoomID, e *Engine) (*Room, error) {
 	cfg := e.cfg
 	n := media.FrameSamples(cfg.Rate)
-	src, err := cfg.NewSelector(id, n)
-	if err != nil {
-		return nil, err
+	var shards []*shard
+	for range cfg.Selectors {
+		sel, err := cfg.NewSelector(id, n)
+		if err != nil {
+			return nil, err
+		}
+		shards = append(shards, &shard{sel: sel})
 	}
 	r := &Room{id: id, cfg: cfg, log: cfg.Logger.With("component", "mixer", "room", string(id)), frame: n,
 		done: make(chan struct{}), total: &e.total, ids: make(map[ParticipantID]*Member),
-		src: src, byID: make(map[ParticipantID]*Member),
+		shards: shards, byID: make(map[ParticipantID]*Member),
 		notice: selector.SelectionNotice{Selected: make([]ParticipantID, 0, MaxTopK)},
 		fwd:    make([]selector.ForwardedFrame, 0, MaxTopK),
 		pub:    make([]ParticipantID, 0, MaxTopK),
@@ -154,6 +173,7 @@ func (r *Room) stop() { r.once.Do(func() { close(r.done) }) }
 // room: a tick that overruns is counted, and the room neither skips ticks
 // nor bursts to catch up (a Go ticker holds at most one pending tick).
 func (r *Room) run(t media.Ticker) {
+	defer r.helpers.Wait()
 	defer t.Stop()
 	r.log.Info("room started", "rate", r.cfg.Rate, "top_k", r.rank.topK)
 	defer r.log.Info("room stopped")
@@ -191,11 +211,23 @@ func (r *Room) applyOps() {
 		switch o.kind {
 		case opJoin:
 			m := o.m
+			r.joined++
+			m.seq = r.joined
 			m.pos = len(r.members)
 			r.members = append(r.members, m)
 			r.byID[m.id] = m
-			if err := r.src.Add(m.id, m.p); err != nil {
+			sh := r.shards[0]
+			for _, x := range r.shards[1:] {
+				if x.n < sh.n {
+					sh = x
+				}
+			}
+			if err := sh.sel.Add(m.id, m.p); err != nil {
 				r.log.Warn("selector refused participant; it will only listen", "participant", string(m.id), "error", err)
+			} else {
+				m.shard = sh
+				sh.n++
+				r.uplinks++
 			}
 			membership = true
 		case opLeave:
@@ -212,7 +244,11 @@ func (r *Room) applyOps() {
 			r.members[last] = nil
 			r.members = r.members[:last]
 			delete(r.byID, m.id)
-			r.src.Remove(m.id)
+			if m.shard != nil {
+				m.shard.sel.Remove(m.id)
+				m.shard.n--
+				r.uplinks--
+			}
 			r.unbindFormat(m)
 			membership = true
 		case opMute:
@@ -221,7 +257,9 @@ func (r *Room) applyOps() {
 				continue
 			}
 			m.tickMuted = o.muted
-			r.src.SetMuted(m.id, o.muted)
+			if m.shard != nil {
+				m.shard.sel.SetMuted(m.id, o.muted)
+			}
 			if o.muted && m.selected {
 				r.rank.unselect(r, m)
 			}
@@ -231,21 +269,67 @@ func (r *Room) applyOps() {
 	}
 	if membership {
 		// Report positions change with membership; forget the hints.
-		clear(r.byPos)
+		for _, sh := range r.shards {
+			clear(sh.byPos)
+		}
 	}
 	clear(ops)
 	r.spareOps = ops[:0]
 }
 
-// lookup finds the member of report entry i; byPos is as long as the
-// report.
-func (r *Room) lookup(i int, id ParticipantID) *Member {
-	if m := r.byPos[i]; m != nil && m.id == id {
+// lookup finds the member of entry i of sh's report; sh.byPos is as long
+// as the report.
+func (r *Room) lookup(sh *shard, i int, id ParticipantID) *Member {
+	if m := sh.byPos[i]; m != nil && m.id == id {
 		return m
 	}
 	m := r.byID[id]
-	r.byPos[i] = m
+	sh.byPos[i] = m
 	return m
+}
+
+// report has every selector report tick t: in parallel on the room's
+// helper goroutines when the room is big, else one after the other.
+func (r *Room) report(t uint64) {
+	if len(r.shards) == 1 || r.uplinks < MinParallel {
+		for _, sh := range r.shards {
+			sh.sel.Report(t, &sh.rep)
+		}
+		return
+	}
+	for _, sh := range r.shards[1:] {
+		if sh.start == nil {
+			r.startHelper(sh)
+		}
+		r.reported.Add(1)
+		select {
+		case sh.start <- t:
+		case <-r.done: // stopping: the helper may be gone
+			r.reported.Done()
+			sh.sel.Report(t, &sh.rep)
+		}
+	}
+	r.shards[0].sel.Report(t, &r.shards[0].rep)
+	r.reported.Wait()
+}
+
+// startHelper starts the goroutine that runs sh's reports; it stops with
+// the room, and run waits for it.
+func (r *Room) startHelper(sh *shard) {
+	sh.start = make(chan uint64)
+	r.helpers.Add(1)
+	go func() {
+		defer r.helpers.Done()
+		for {
+			select {
+			case t := <-sh.start:
+				sh.sel.Report(t, &sh.rep)
+				r.reported.Done()
+			case <-r.done:
+				return
+			}
+		}
+	}()
 }
 
 // tick mixes one frame.
@@ -257,19 +341,22 @@ func (r *Room) tick() {
 	r.applyOps()
 
 	// Energies in, selection out, selected frames back.
-	r.src.Report(t, &r.rep)
-	r.rank.update(r, t, &r.rep)
+	r.report(t)
+	r.rank.update(r, t)
 	for _, m := range r.rank.sel {
 		m.frame = nil
 	}
-	r.fwd = r.fwd[:0]
+	r.notice.Tick = 0 // the first MixDelay ticks mix nothing
 	if d := uint64(r.cfg.MixDelay); t > d {
 		r.notice.Tick = t - d
-		r.notice.Selected = r.notice.Selected[:0]
-		for _, m := range r.rank.sel {
-			r.notice.Selected = append(r.notice.Selected, m.id)
-		}
-		r.fwd = r.src.Forward(&r.notice, r.fwd)
+	}
+	r.notice.Selected = r.notice.Selected[:0]
+	for _, m := range r.rank.sel {
+		r.notice.Selected = append(r.notice.Selected, m.id)
+	}
+	r.fwd = r.fwd[:0]
+	for _, sh := range r.shards {
+		r.fwd = sh.sel.Forward(&r.notice, r.fwd)
 	}
 	for i := range r.fwd {
 		f := &r.fwd[i]

@@ -17,21 +17,39 @@ func Level(pcm []int16) uint8 {
 	if e == 0 {
 		return Silence
 	}
-	ms := float64(e) / float64(len(pcm))
-	l := -10*math.Log10(ms/(32768*32768)) + 0.5
-	if l >= float64(Silence) {
-		return Silence
-	}
-	if l < 0 {
-		return 0
-	}
-	return uint8(l)
+	return levelOf(float64(e) / (float64(len(pcm)) * 32768 * 32768))
 }
 
-// sumSquares returns Σ pcm[i]². Each square fits in 31 bits and the sum of
-// two in 32 bits unsigned, so pairs are added in uint32 and only the pair
-// sums in uint64: about twice as fast as a plain loop, and exact.
-func sumSquares(pcm []int16) uint64 {
+// levelBounds[l] is the mean square, relative to full scale, at which the
+// rounded level changes from l to l+1: 10^(-(l+0.5)/10).
+var levelBounds = func() (b [Silence]float64) {
+	for l := range b {
+		b[l] = math.Pow(10, -(float64(l)+0.5)/10)
+	}
+	return b
+}()
+
+// levelOf rounds -10·log10(ms) to a level, by binary search of
+// levelBounds rather than a logarithm (a tenth of the cost).
+func levelOf(ms float64) uint8 {
+	// The level is the first l whose bound ms exceeds.
+	lo, hi := 0, len(levelBounds)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if ms > levelBounds[mid] {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return uint8(lo)
+}
+
+// sumSquaresGeneric returns Σ pcm[i]². Each square fits in 31 bits and
+// the sum of two in 32 bits unsigned, so pairs are added in uint32 and only
+// the pair sums in uint64: exact, and about twice as fast as a plain loop.
+// sumSquares is this, or an assembly version of it (sumsq_amd64.s).
+func sumSquaresGeneric(pcm []int16) uint64 {
 	var a0, a1 uint64
 	for len(pcm) >= 8 {
 		_ = pcm[7]

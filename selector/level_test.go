@@ -55,9 +55,24 @@ func TestLevel(t *testing.T) {
 	}
 }
 
+func TestLevelOfMatchesTheLogarithm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for range 100000 {
+		ms := math.Pow(10, -rng.Float64()*14) // 0 to -140 dB
+		want := math.Round(-10 * math.Log10(ms))
+		want = max(0, min(want, float64(Silence)))
+		if got := levelOf(ms); float64(got) != want {
+			t.Fatalf("levelOf(%g) = %d, want %v", ms, got, want)
+		}
+	}
+	if got := levelOf(1.5); got != 0 {
+		t.Errorf("levelOf above full scale = %d, want 0", got)
+	}
+}
+
 func TestSumSquaresIsExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for n := range 40 {
+	for n := range 100 {
 		x := make([]int16, n)
 		for i := range x {
 			x[i] = int16(rng.IntN(65536) - 32768)
@@ -65,12 +80,30 @@ func TestSumSquaresIsExact(t *testing.T) {
 		if n > 3 {
 			x[0], x[1], x[2] = math.MinInt16, math.MinInt16, math.MaxInt16
 		}
-		var want uint64
-		for _, v := range x {
-			want += uint64(int64(v) * int64(v))
-		}
-		if got := sumSquares(x); got != want {
+		if got, want := sumSquares(x), reference(x); got != want {
 			t.Fatalf("n=%d: sumSquares = %d, want %d", n, got, want)
+		}
+		if got, want := sumSquaresGeneric(x), reference(x); got != want {
+			t.Fatalf("n=%d: sumSquaresGeneric = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func reference(x []int16) uint64 {
+	var sum uint64
+	for _, v := range x {
+		sum += uint64(int64(v) * int64(v))
+	}
+	return sum
+}
+
+func TestSumSquaresOfExtremes(t *testing.T) {
+	for _, n := range []int{16, 160, 320, 960, 1920 + 7} {
+		for _, v := range []int16{math.MinInt16, math.MaxInt16, -1, 1} {
+			x := fill(n, v)
+			if got, want := sumSquares(x), reference(x); got != want {
+				t.Errorf("%d × %d: sumSquares = %d, want %d", n, v, got, want)
+			}
 		}
 	}
 }
@@ -80,5 +113,13 @@ func BenchmarkLevel(b *testing.B) {
 	b.SetBytes(int64(2 * len(x)))
 	for b.Loop() {
 		Level(x)
+	}
+}
+
+func BenchmarkSumSquaresGeneric(b *testing.B) {
+	x := sine(960, 48000, 1000, 3277)
+	b.SetBytes(int64(2 * len(x)))
+	for b.Loop() {
+		sumSquaresGeneric(x)
 	}
 }

@@ -169,6 +169,43 @@ func TestForwardDropsFramesOlderThanTheRing(t *testing.T) {
 	}
 }
 
+func TestCacheLevelSkipsQuietFramesOfUnselectedUplinks(t *testing.T) {
+	s, err := New(Config{FrameSamples: frame, CacheLevel: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Add("loud", &stamp{base: 3000}) // about -20 dBov
+	s.Add("quiet", &stamp{base: 30})  // about -60 dBov
+	var rep EnergyReport
+	fwd := func(tick uint64, ids ...ParticipantID) map[ParticipantID]int16 {
+		return forwarded(s.Forward(&SelectionNotice{Tick: tick, Selected: ids}, nil))
+	}
+	s.Report(1, &rep)
+	s.Report(2, &rep)
+	if got := fwd(2, "loud", "quiet"); !maps.Equal(got, map[ParticipantID]int16{"loud": 3002}) {
+		t.Fatalf("tick 2 forwarded %v, want only loud (quiet was selected only now)", got)
+	}
+	s.Report(3, &rep) // quiet was selected by the last notice: cached
+	if got := fwd(3, "loud"); !maps.Equal(got, map[ParticipantID]int16{"loud": 3003}) {
+		t.Fatalf("tick 3 forwarded %v", got)
+	}
+	if got := fwd(3, "quiet"); !maps.Equal(got, map[ParticipantID]int16{"quiet": 33}) {
+		t.Fatalf("a selected quiet uplink: tick 3 forwarded %v, want quiet 33", got)
+	}
+	s.Forward(&SelectionNotice{Tick: 3, Selected: []ParticipantID{"loud"}}, nil)
+	s.Report(4, &rep) // released by the last notice: not cached again
+	if got := fwd(4, "quiet"); len(got) != 0 {
+		t.Fatalf("a released quiet uplink: tick 4 forwarded %v, want nothing", got)
+	}
+	// The default caches every frame with audio, digital silence too.
+	d := newSel(t, 0)
+	d.Add("zero", &stamp{base: -1})
+	d.Report(1, &rep)
+	if got := forwarded(d.Forward(&SelectionNotice{Tick: 1, Selected: []ParticipantID{"zero"}}, nil)); len(got) != 1 {
+		t.Fatalf("default cache level: a silent frame was not cached")
+	}
+}
+
 func TestLevelReaderIsReadOnlyWhenSelected(t *testing.T) {
 	s := newSel(t, 3)
 	lr := &leveled{stamp: stamp{base: 500}, level: 200, ok: true}
