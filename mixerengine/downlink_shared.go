@@ -26,60 +26,14 @@ import (
 // leg may set the RTP marker bit there). The leg keeps its own SSRC,
 // sequence numbers and timestamps across switches.
 
-// FormatKey identifies one encoded downlink format: legs whose keys are
-// equal can be sent the very same payload bytes. The zero FormatKey means
-// "no shared format now; send me PCM".
-type FormatKey struct {
-	// Codec is the SDP encoding name, as media.CodecByName takes it
-	// (PCMU, PCMA, G722, opus).
-	Codec string
-	// Ptime is the packet duration (20 ms when zero).
-	Ptime time.Duration
-}
-
-func (k FormatKey) ptime() time.Duration {
-	if k.Ptime <= 0 {
-		return media.FrameDuration
-	}
-	return k.Ptime
-}
-
-// SharedPacket is one encoded packet of the common mix.
-type SharedPacket struct {
-	// Payload is the codec payload, without RTP header. It is shared by
-	// every leg of the format: read-only, valid until WriteShared returns.
-	Payload []byte
-	// Samples is the number of PCM samples the packet holds at the codec's
-	// sample rate; the leg advances its RTP timestamp by
-	// codec.RTPTicks(Samples).
-	Samples int
-}
-
-// SharedFrame is the common mix of one tick in one format.
-type SharedFrame struct {
-	Tick   uint64
-	Format FormatKey
-	// Packets are the packets completed this tick, in order: one per tick
-	// at 20 ms, two at 10 ms, and at 30 ms or 40 ms one on some ticks and
-	// none on others.
-	Packets []SharedPacket
-}
-
-// SharedDownlink is an optional interface of a participant that can send a
-// payload encoded once for many legs.
-type SharedDownlink interface {
-	// DownlinkFormat returns the format the leg sends now. It is called on
-	// every tick the participant is a listener, so a re-INVITE that
-	// changes the codec takes effect on the next tick; the zero FormatKey
-	// sends the leg WriteFrame(pcm) instead.
-	DownlinkFormat() FormatKey
-	// WriteShared is called, on the ticks the participant is a listener,
-	// in place of WriteFrame. f and everything it points to are shared by
-	// every leg of the format and valid only during the call: the leg
-	// copies the payload into its packet, adds its own RTP header, and
-	// must not modify or keep f.
-	WriteShared(f *SharedFrame)
-}
+// The shared-encoding types live in media so that edges (sip, webrtc) can
+// implement SharedDownlink without importing the mixer.
+type (
+	FormatKey      = media.FormatKey
+	SharedPacket   = media.SharedPacket
+	SharedFrame    = media.SharedFrame
+	SharedDownlink = media.SharedDownlink
+)
 
 // EncoderFunc builds the encoder of one shared downlink format and says
 // which PCM rate it takes. The room resamples its mix to that rate.
@@ -119,16 +73,16 @@ type sharedEncoder struct {
 func newSharedEncoder(k FormatKey, roomRate int, newEnc EncoderFunc) (*sharedEncoder, error) {
 	enc, rate, err := newEnc(k)
 	if err != nil {
-		return nil, fmt.Errorf("shared encoder %s/%v: %w", k.Codec, k.ptime(), err)
+		return nil, fmt.Errorf("shared encoder %s/%v: %w", k.Codec, formatPtime(k), err)
 	}
-	pkt := int(int64(rate) * int64(k.ptime()) / int64(time.Second))
-	if pkt <= 0 || k.ptime() > 200*time.Millisecond {
-		return nil, fmt.Errorf("shared encoder %s/%v: %w: ptime", k.Codec, k.ptime(), ErrFormat)
+	pkt := int(int64(rate) * int64(formatPtime(k)) / int64(time.Second))
+	if pkt <= 0 || formatPtime(k) > 200*time.Millisecond {
+		return nil, fmt.Errorf("shared encoder %s/%v: %w: ptime", k.Codec, formatPtime(k), ErrFormat)
 	}
 	s := &sharedEncoder{key: k, enc: enc, fifo: media.NewSampleFIFO(rate/5 + pkt), pkt: make([]int16, pkt)}
 	if rate != roomRate {
 		if s.rs, err = resample.New(roomRate, rate); err != nil {
-			return nil, fmt.Errorf("shared encoder %s/%v: %w", k.Codec, k.ptime(), err)
+			return nil, fmt.Errorf("shared encoder %s/%v: %w", k.Codec, formatPtime(k), err)
 		}
 		s.rsBuf = make([]int16, s.rs.OutLen(media.FrameSamples(roomRate))+1)
 	}
@@ -173,4 +127,11 @@ func (s *sharedEncoder) encode(t uint64, mix []int16, c *tickCounts) *SharedFram
 		s.frame.Packets = append(s.frame.Packets, SharedPacket{Payload: buf[:n:n], Samples: len(s.pkt)})
 	}
 	return &s.frame
+}
+
+func formatPtime(k FormatKey) time.Duration {
+	if k.Ptime <= 0 {
+		return media.FrameDuration
+	}
+	return k.Ptime
 }

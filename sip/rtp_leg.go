@@ -16,6 +16,7 @@ import (
 	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/media/dtmf"
 	"github.com/setbridge/setbridge/media/resample"
+	"github.com/setbridge/setbridge/selector"
 )
 
 // legStats are a leg's counters, read by metrics and RTCP.
@@ -51,21 +52,22 @@ type rtpLeg struct {
 	source  netip.AddrPort // latched source; zero until the first packet
 	readBuf [1500]byte
 
-	mu       sync.Mutex // guards the receive pipeline below
-	relatch  bool
-	jb       *media.JitterBuffer
-	dec      media.Decoder
-	digits   *dtmf.Receiver
-	inband   *dtmf.InbandDetector // nil unless in-band detection is on
-	bandBuf  []dtmf.Digit
-	last4733 dtmf.Digit // the last RFC 4733 digit, to drop its in-band echo
-	inFIFO   *media.SampleFIFO
-	upRS     *resample.Resampler
-	decBuf   []int16
-	upFrame  []int16 // one frame at the codec rate
-	pktIn    int     // samples per packet at the codec rate
-	highSeq  uint32
-	lastSSRC uint32
+	mu        sync.Mutex // guards the receive pipeline below
+	relatch   bool
+	levelRead bool // ReadLevel played out this tick's frame into upFrame
+	jb        *media.JitterBuffer
+	dec       media.Decoder
+	digits    *dtmf.Receiver
+	inband    *dtmf.InbandDetector // nil unless in-band detection is on
+	bandBuf   []dtmf.Digit
+	last4733  dtmf.Digit // the last RFC 4733 digit, to drop its in-band echo
+	inFIFO    *media.SampleFIFO
+	upRS      *resample.Resampler
+	decBuf    []int16
+	upFrame   []int16 // one frame at the codec rate
+	pktIn     int     // samples per packet at the codec rate
+	highSeq   uint32
+	lastSSRC  uint32
 
 	// Send pipeline, owned by the tick goroutine.
 	enc     media.Encoder
@@ -80,7 +82,9 @@ type rtpLeg struct {
 	marker  bool
 	sinceSR int
 	hdr     rtp.Header
-	sender  *dtmf.Sender // RFC 4733 out; nil without telephone-event
+	pcmPath bool            // WriteFrame (own encoder) rather than WriteShared last tick
+	format  media.FormatKey // the shared downlink format
+	sender  *dtmf.Sender    // RFC 4733 out; nil without telephone-event
 	eventTS uint32
 	gap     int // audio packets since the last digit ended
 
@@ -172,6 +176,7 @@ func (l *rtpLeg) setCodec(n negotiated) error {
 	}
 	l.downBuf = make([]int16, media.FrameSamples(rate))
 	l.pktPCM = make([]int16, pkt)
+	l.format = media.FormatKey{Codec: n.Codec.Name, Ptime: time.Duration(n.Ptime) * time.Millisecond}
 	l.marker = true
 	l.mu.Unlock()
 	return nil
@@ -189,9 +194,45 @@ func (l *rtpLeg) setRemote(rtpAddr, rtcpAddr netip.AddrPort) {
 
 func (l *rtpLeg) localPort() int { return l.port }
 
-// ReadFrame implements media.Uplink on the mixer's tick.
+// ReadLevel implements the selector's LevelReader: it plays out this
+// tick's frame at the codec's rate and reports its level, so the room ranks
+// the caller without resampling; ReadFrame then resamples the same frame
+// only if the caller is selected.
+func (l *rtpLeg) ReadLevel() (uint8, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.levelRead = l.playoutLocked()
+	if !l.levelRead {
+		return selector.Silence, false
+	}
+	return selector.Level(l.upFrame), true
+}
+
+// ReadFrame implements media.Uplink: this tick's frame at the room's rate.
 func (l *rtpLeg) ReadFrame(dst []int16) bool {
 	l.mu.Lock()
+	ok := l.levelRead
+	if ok {
+		l.levelRead = false // the frame ReadLevel played out this tick
+	} else {
+		ok = l.playoutLocked()
+	}
+	up := l.upRS
+	l.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if up != nil {
+		up.Process(dst, l.upFrame)
+	} else {
+		copy(dst, l.upFrame)
+	}
+	return true
+}
+
+// playoutLocked takes one frame's worth of audio out of the jitter buffer
+// into upFrame, at the codec's rate; l.mu is held.
+func (l *rtpLeg) playoutLocked() bool {
 	if d, ok := l.digits.Tick(l.clock.Now()); ok && l.onDigit != nil {
 		l.onDigit(d)
 	}
@@ -212,19 +253,63 @@ func (l *rtpLeg) ReadFrame(dst []int16) bool {
 		case media.JitterLost:
 			l.inFIFO.WriteSilence(l.pktIn)
 		default:
-			l.mu.Unlock()
 			return false
 		}
 	}
-	l.inFIFO.Read(l.upFrame)
-	up := l.upRS
-	l.mu.Unlock()
-	if up != nil {
-		up.Process(dst, l.upFrame)
-	} else {
-		copy(dst, l.upFrame)
+	return l.inFIFO.Read(l.upFrame)
+}
+
+// DownlinkFormat implements media.SharedDownlink: while the caller listens
+// (is not a selected talker) it is sent the room's common mix encoded once
+// for every leg of its codec and packet time. While a digit is being sent,
+// the leg takes PCM so the digit's packets can replace audio packets.
+func (l *rtpLeg) DownlinkFormat() media.FormatKey {
+	if !l.sending.Load() || (l.sender != nil && l.sender.Active()) || l.digitsPending() {
+		return media.FormatKey{}
 	}
-	return true
+	return l.format
+}
+
+func (l *rtpLeg) digitsPending() bool {
+	l.digitMu.Lock()
+	defer l.digitMu.Unlock()
+	return len(l.pending) > 0
+}
+
+// WriteShared implements media.SharedDownlink: the payloads are shared by
+// every leg of the format; only the RTP header is ours.
+func (l *rtpLeg) WriteShared(f *media.SharedFrame) {
+	if !l.sending.Load() {
+		l.marker = true
+		return
+	}
+	dst := l.remote.Load()
+	if dst == nil || !dst.IsValid() || dst.Addr().IsUnspecified() {
+		return
+	}
+	if l.pcmPath {
+		// Back from talking: the shared stream starts a new talk-spurt.
+		l.pcmPath, l.marker = false, true
+	}
+	for _, p := range f.Packets {
+		l.hdr = rtp.Header{Version: 2, Marker: l.marker, PayloadType: l.neg.PT, SequenceNumber: l.seq, Timestamp: l.ts, SSRC: l.ssrc}
+		hn, err := l.hdr.MarshalTo(l.sendBuf[:])
+		if err != nil {
+			return
+		}
+		n := hn + copy(l.sendBuf[hn:], p.Payload)
+		if _, err := l.conn.WriteToUDPAddrPort(l.sendBuf[:n], *dst); err != nil && !errors.Is(err, net.ErrClosed) {
+			l.log.Debug("rtp send failed", "error", err)
+		}
+		l.stats.packetsOut.Add(1)
+		l.stats.octetsOut.Add(uint64(len(p.Payload)))
+		l.metrics.rtpOut.Inc()
+		l.marker = false
+		l.seq++
+		l.ts += l.neg.Codec.RTPTicks(p.Samples)
+		l.gap++
+	}
+	l.countReport()
 }
 
 // detectInband runs the tone detector over decoded audio; with RFC 4733
@@ -252,6 +337,15 @@ func (l *rtpLeg) WriteFrame(pcm []int16) {
 	dst := l.remote.Load()
 	if dst == nil || !dst.IsValid() || dst.Addr().IsUnspecified() {
 		return
+	}
+	if !l.pcmPath {
+		// Selected (or sending digits): our own encoder takes over from
+		// the shared stream with a new talk-spurt and fresh buffers.
+		l.pcmPath, l.marker = true, true
+		l.outFIFO.Reset()
+		if l.downRS != nil {
+			l.downRS.Reset()
+		}
 	}
 	if l.downRS != nil {
 		n := l.downRS.Process(l.downBuf, pcm)
@@ -284,6 +378,11 @@ func (l *rtpLeg) WriteFrame(pcm []int16) {
 		l.seq++
 		l.ts += l.neg.Codec.RTPTicks(len(l.pktPCM))
 	}
+	l.countReport()
+}
+
+// countReport sends an RTCP sender report every five seconds of ticks.
+func (l *rtpLeg) countReport() {
 	l.sinceSR++
 	if l.sinceSR >= int(5*time.Second/media.FrameDuration) {
 		l.sinceSR = 0
