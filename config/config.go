@@ -49,6 +49,10 @@ type HTTP struct {
 // Mixer configures the mixer engine.
 type Mixer struct {
 	Rate int `yaml:"rate"`
+	// TopK is how many talkers each room mixes (default 5).
+	TopK int `yaml:"top_k"`
+	// HangOver keeps a talker selected this long after it falls silent.
+	HangOver time.Duration `yaml:"hang_over"`
 }
 
 // Problem is one thing wrong with a configuration file.
@@ -208,6 +212,9 @@ func (c *Config) validate(root *yaml.Node) Problems {
 	case 8000, 16000, 48000:
 	default:
 		add("mixer.rate", fmt.Sprintf("rate %d not supported (8000, 16000, 48000)", c.Mixer.Rate))
+	}
+	if c.Mixer.TopK < 0 || c.Mixer.TopK > 16 {
+		add("mixer.top_k", fmt.Sprintf("top_k %d out of range (1 to 16; 0 for the default 5)", c.Mixer.TopK))
 	}
 	if c.DrainTimeout < 0 {
 		add("drain_timeout", "must not be negative")

@@ -117,7 +117,7 @@ func serve(cctx *cli.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, Logger: log})
+	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, TopK: cfg.Mixer.TopK, HangOver: cfg.Mixer.HangOver, Logger: log})
 	defer engine.Close()
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "setbridge_mixer_rooms", Help: "Rooms being mixed."},
 		func() float64 { return float64(engine.RoomCount()) }))
