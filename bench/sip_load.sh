@@ -49,7 +49,14 @@ metric() { echo "$1" | awk -v n="$2" '$1==n{print $2}'; }
 echo "successful $(col media.csv 'SuccessfulCall(C)') failed $(col media.csv 'FailedCall(C)')"
 awk -v a="$before_cpu" -v b="$after_cpu" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" -v n="$CONC" 'BEGIN{
   cpu=(b-a)/hz; wall=t1-t0; printf "server cpu %.1f s over %.1f s: %.1f%% of a core, %.3f%% of a core per call\n", cpu, wall, 100*cpu/wall, 100*cpu/wall/n }'
+# tick quantiles from the histogram's buckets, interpolated as Prometheus does
+quant() { echo "$m1" | awk -v q="$1" -F'[ "]' '/^setbridge_mixer_tick_seconds_bucket/{le[n]=$2; c[n++]=$NF} END{
+  tot=c[n-1]; want=q*tot; prevle=0; prevc=0
+  for(i=0;i<n;i++){ if(c[i]>=want){ up=(le[i]=="+Inf")?prevle:le[i]; f=(c[i]>prevc)?(want-prevc)/(c[i]-prevc):0; printf "%.2f", 1000*(prevle+(up-prevle)*f); exit } prevle=le[i]; prevc=c[i] } }'; }
+echo "mixer tick p50 $(quant 0.5) ms, p99 $(quant 0.99) ms (all ticks of the run); overruns $(metric "$m1" setbridge_mixer_tick_overruns_total)"
 d() { awk -v a="$(metric "$m0" "$1")" -v b="$(metric "$m1" "$1")" 'BEGIN{printf "%.0f", b-a}'; }
 awk -v i="$(d setbridge_rtp_packets_received_total)" -v o="$(d setbridge_rtp_packets_sent_total)" \
     -v l="$(d setbridge_rtp_packets_lost_total)" -v late="$(d setbridge_rtp_packets_late_total)" 'BEGIN{
-  printf "rtp received %d sent %d lost %d late %d: %.3f%% loss\n", i, o, l, late, (i+l)>0 ? 100*(l+late)/(i+l) : 0 }'
+  printf "rtp received %d sent %d lost %d late %d: %.3f%% loss\n", i, o, l, late, ((i+l)>0 ? 100*(l+late)/(i+l) : 0) }'
+awk -v t="$(d setbridge_mixer_ticks_total)" -v e="$(d setbridge_mixer_shared_encodes_total)" -v p="$(d setbridge_mixer_pcm_writes_total)" -v n="$CONC" 'BEGIN{
+  if (t>0) printf "encodes per tick %.2f (shared %.2f + talkers %.2f) for %d participants\n", (e+p)/t, e/t, p/t, n }'

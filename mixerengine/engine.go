@@ -128,6 +128,9 @@ type Config struct {
 	// NewEncoder builds the shared encoder of a downlink format (default
 	// DefaultEncoder).
 	NewEncoder EncoderFunc
+	// OnTickDuration, if set, is called on the room's tick goroutine with
+	// how long each tick took (wall clock); it must not block.
+	OnTickDuration func(time.Duration)
 	// OnTalkers, if set, is called on the room's tick goroutine whenever the
 	// selection changes, with the selected talkers in the order they were
 	// selected. It must not block; talkers is valid only during the call.

@@ -184,7 +184,11 @@ func (r *Room) run(t media.Ticker) {
 		case <-t.C():
 			start := r.now()
 			r.tick()
-			if d := r.now().Sub(start); d > media.FrameDuration {
+			d := r.now().Sub(start)
+			if r.cfg.OnTickDuration != nil {
+				r.cfg.OnTickDuration(d)
+			}
+			if d > media.FrameDuration {
 				r.stats.overruns.Add(1)
 				r.total.overruns.Add(1)
 				if start.Sub(r.lastWarn) >= time.Second {

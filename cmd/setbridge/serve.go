@@ -117,10 +117,25 @@ func serve(cctx *cli.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, TopK: cfg.Mixer.TopK, HangOver: cfg.Mixer.HangOver, Logger: log})
+	tickSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "setbridge_mixer_tick_seconds",
+		Help:    "Time each room's 20 ms mixer tick took.",
+		Buckets: []float64{50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 10e-3, 15e-3, 20e-3, 40e-3}})
+	reg.MustRegister(tickSeconds)
+	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, TopK: cfg.Mixer.TopK, HangOver: cfg.Mixer.HangOver, Logger: log,
+		OnTickDuration: func(d time.Duration) { tickSeconds.Observe(d.Seconds()) }})
 	defer engine.Close()
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "setbridge_mixer_rooms", Help: "Rooms being mixed."},
-		func() float64 { return float64(engine.RoomCount()) }))
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "setbridge_mixer_rooms", Help: "Rooms being mixed."},
+			func() float64 { return float64(engine.RoomCount()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_mixer_ticks_total", Help: "Mixer ticks run, all rooms."},
+			func() float64 { return float64(engine.Stats().Ticks) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_mixer_tick_overruns_total", Help: "Mixer ticks that took longer than their 20 ms frame."},
+			func() float64 { return float64(engine.Stats().Overruns) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_mixer_shared_encodes_total", Help: "Encodes of a room's common mix, once per format per tick."},
+			func() float64 { return float64(engine.Stats().SharedEncodes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_mixer_pcm_writes_total", Help: "Mixes handed to a leg to encode itself (talkers' N-1 mixes)."},
+			func() float64 { return float64(engine.Stats().PCMWrites) }),
+	)
 
 	gw, err := sip.NewServer(cfg.SIP, conference{engine}, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg)})
 	if err != nil {
