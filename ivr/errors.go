@@ -3,6 +3,7 @@ package ivr
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors returned by this package. Match them with errors.Is; most are
@@ -58,7 +59,9 @@ type PromptFileError struct {
 	Err error
 }
 
-func (e *PromptFileError) Error() string { return fmt.Sprintf("ivr: prompt file %s: %v", e.Path, e.Err) }
+func (e *PromptFileError) Error() string {
+	return fmt.Sprintf("ivr: prompt file %s: %s", e.Path, strings.TrimPrefix(e.Err.Error(), "ivr: "))
+}
 
 // Unwrap returns Err.
 func (e *PromptFileError) Unwrap() error { return e.Err }

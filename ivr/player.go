@@ -46,11 +46,10 @@ type Player struct {
 }
 
 // NewPlayer returns an idle Player producing frames of
-// media.FrameSamples(rate) samples. rate must be a multiple of 50 Hz
-// (8000, 16000 and 48000 are the ones setbridge uses); prompts must be at
-// the same rate (see PromptConfig.Rate).
+// media.FrameSamples(rate) samples. rate is 8000, 16000 or 48000; prompts
+// must be at the same rate (see PromptConfig.Rate).
 func NewPlayer(rate int) (*Player, error) {
-	if rate <= 0 || media.FrameSamples(rate)*50 != rate {
+	if !fixedRate(rate) {
 		return nil, fmt.Errorf("%w: %d Hz", ErrUnsupportedRate, rate)
 	}
 	return &Player{rate: rate, frame: media.FrameSamples(rate), queue: make([]*Prompt, 0, 8)}, nil
@@ -142,3 +141,11 @@ func (p *Player) Read(dst []int16) Frame {
 // ReadFrame reads the next frame like Read and reports whether it holds
 // audio, in the shape of media.Uplink.
 func (p *Player) ReadFrame(dst []int16) bool { return p.Read(dst).Audio }
+
+// ReadFrameMarker reads the next frame like Read and reports Frame.Audio
+// and Frame.Marker, so that a consumer can declare the interface it needs
+// without importing this package.
+func (p *Player) ReadFrameMarker(dst []int16) (audio, marker bool) {
+	f := p.Read(dst)
+	return f.Audio, f.Marker
+}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/setbridge/setbridge/ivr/prompts"
-	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/media/wav"
 )
 
@@ -146,11 +145,11 @@ func LoadPrompts(cfg PromptConfig) (*PromptSet, error) {
 	return s, nil
 }
 
-// NewPromptSet builds a set from samples already at rate, keyed by prompt
-// name; it copies them. It is meant for tests and for sets made in code;
-// LoadPrompts is the way to load the stock set.
+// NewPromptSet builds a set from samples already at rate (8000, 16000 or
+// 48000), keyed by prompt name; it copies them. It is meant for tests and
+// for sets made in code; LoadPrompts is the way to load the stock set.
 func NewPromptSet(rate int, samples map[string][]int16) (*PromptSet, error) {
-	if rate <= 0 || rate%int(time.Second/media.FrameDuration) != 0 {
+	if !fixedRate(rate) {
 		return nil, fmt.Errorf("%w: %d Hz", ErrUnsupportedRate, rate)
 	}
 	s := &PromptSet{rate: rate, prompts: make(map[string]*Prompt, len(samples))}
