@@ -31,6 +31,25 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	Mixer        Mixer         `yaml:"mixer"`
 	SIP          sip.Config    `yaml:"sip"`
+	IVR          IVR           `yaml:"ivr"`
+	Rooms        []Room        `yaml:"rooms"`
+}
+
+// IVR configures the dial-in IVR.
+type IVR struct {
+	// PromptsDir holds operator recordings that replace stock prompts of
+	// the same name (WAV, any common rate).
+	PromptsDir string `yaml:"prompts_dir"`
+}
+
+// Room is a conference room known in advance: its dial-in number and PINs.
+type Room struct {
+	ID string `yaml:"id"`
+	// ConferenceNumber is what callers enter at the IVR.
+	ConferenceNumber string `yaml:"conference_number"`
+	// PIN and ModeratorPIN, when set, must be entered to join (digits).
+	PIN          string `yaml:"pin"`
+	ModeratorPIN string `yaml:"moderator_pin"`
 }
 
 // Log configures logging.
@@ -147,6 +166,13 @@ func Parse(src []byte) (Config, error) {
 	if _, ok := probe.SIP["dispatch"]; ok {
 		c.SIP.Dispatch = nil
 	}
+	var probeRooms struct {
+		Rooms any `yaml:"rooms"`
+	}
+	_ = yaml.Unmarshal(src, &probeRooms)
+	if probeRooms.Rooms != nil {
+		c.Rooms = nil
+	}
 	if err := decodeStrict(src, &c); err != nil {
 		return Config{}, err
 	}
@@ -219,6 +245,32 @@ func (c *Config) validate(root *yaml.Node) Problems {
 	if c.DrainTimeout < 0 {
 		add("drain_timeout", "must not be negative")
 	}
+	ids, numbers := map[string]bool{}, map[string]bool{}
+	for i, r := range c.Rooms {
+		p := fmt.Sprintf("rooms[%d]", i)
+		switch {
+		case r.ID == "":
+			add(p+".id", "a room needs an id")
+		case ids[r.ID]:
+			add(p+".id", fmt.Sprintf("duplicate room id %q", r.ID))
+		}
+		ids[r.ID] = true
+		if r.ConferenceNumber != "" {
+			if numbers[r.ConferenceNumber] {
+				add(p+".conference_number", "duplicate conference number")
+			}
+			numbers[r.ConferenceNumber] = true
+			if !allDigits(r.ConferenceNumber) {
+				add(p+".conference_number", "a conference number is digits 0-9")
+			}
+		}
+		if r.PIN != "" && !allDigits(r.PIN) {
+			add(p+".pin", "a PIN is digits 0-9")
+		}
+		if r.ModeratorPIN != "" && !allDigits(r.ModeratorPIN) {
+			add(p+".moderator_pin", "a PIN is digits 0-9")
+		}
+	}
 	c.SIP = c.SIP.WithDefaults()
 	for _, fe := range c.SIP.Validate() {
 		add("sip."+fe.Path, strings.TrimPrefix(fe.Err.Error(), sip.ErrBadConfig.Error()+": "))
@@ -264,4 +316,13 @@ func nodeAt(root *yaml.Node, path string) *yaml.Node {
 		n = next
 	}
 	return n
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 16
 }

@@ -9,8 +9,12 @@ import (
 
 func TestDefaultRoutes1000ToDemo(t *testing.T) {
 	c := Default()
-	if len(c.SIP.Dispatch) != 1 || c.SIP.Dispatch[0].Number != "1000" || c.SIP.Dispatch[0].Room != "demo" || c.SIP.Dispatch[0].PIN != "" {
+	if len(c.SIP.Dispatch) != 2 || c.SIP.Dispatch[0].Number != "1000" || c.SIP.Dispatch[0].Room != "demo" ||
+		c.SIP.Dispatch[1].Number != "2000" || !c.SIP.Dispatch[1].IVR {
 		t.Fatalf("default dispatch = %+v", c.SIP.Dispatch)
+	}
+	if len(c.Rooms) != 1 || c.Rooms[0].ID != "demo" || c.Rooms[0].ConferenceNumber != "1000" || c.Rooms[0].PIN != "" {
+		t.Fatalf("default rooms = %+v", c.Rooms)
 	}
 	if c.HTTP.Addr != ":8080" || c.SIP.UDP != "0.0.0.0:5060" || c.SIP.TCP != "0.0.0.0:5060" {
 		t.Fatalf("default listeners: http %q udp %q tcp %q", c.HTTP.Addr, c.SIP.UDP, c.SIP.TCP)

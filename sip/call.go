@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/media/dtmf"
 )
@@ -37,7 +38,9 @@ type call struct {
 	remote         *remoteMedia // guarded by mu
 	dir            Direction    // our direction; guarded by mu
 	awaitingAnswer bool         // offer sent in 200, answer due in ACK; guarded by mu
-	leave          func()       // guarded by mu
+	member         Membership   // guarded by mu; nil until in a room
+	session        *ivr.Session // the IVR session, if the call went through it
+	lobbyM         *lobbyMember // guarded by mu; set while in the lobby
 	sessionExpires time.Duration
 	refresher      string      // "uac" or "uas"
 	seTimer        media.Timer // guarded by mu
@@ -178,7 +181,18 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.hangup("no answer sdp")
 		return
 	}
-	if err := c.join(); errors.Is(err, errCallEnded) {
+	if rule.IVR || s.roomNeedsPIN(rule.Room) {
+		if err := c.startIVR(rule); err != nil {
+			log.Error("call hung up: ivr failed", "error", err)
+			c.hangup("ivr failed")
+			return
+		}
+		s.metrics.answered.Inc()
+		log.Info("call answered by the ivr", "codec", neg.Codec.Name, "ptime", neg.Ptime, "session_expires", se)
+		c.armTimers()
+		return
+	}
+	if _, err := c.join(c.room); errors.Is(err, errCallEnded) {
 		return
 	} else if err != nil {
 		log.Error("call hung up: join failed", "room", c.room, "error", err)
@@ -281,26 +295,29 @@ func (c *call) sdpLocked(formats []rtpFormat) []byte {
 	return l.marshal()
 }
 
-// join puts the call's leg in its room, unless the call ended meanwhile (a
+// join puts the call's leg in room, unless the call ended meanwhile (a
 // BYE right behind the ACK). c.mu is held across the join so end either
-// sees the leave function or runs before the join.
-func (c *call) join() error {
+// sees the membership or runs before the join.
+func (c *call) join(room string) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended.Load() {
-		return errCallEnded
+		return 0, errCallEnded
 	}
-	leave, err := c.s.conf.Join(c.room, c.leg)
+	m, err := c.s.conf.Join(room, c.leg)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	c.leave = leave
+	c.member, c.room = m, room
 	c.leg.sending.Store(c.dir.weSend())
-	return nil
+	return c.s.conf.Participants(room), nil
 }
 
 func (c *call) digit(d dtmf.Digit) {
 	c.s.metrics.digits.Inc()
+	if c.session != nil {
+		c.session.Digit(d)
+	}
 	if c.s.onDigit != nil {
 		c.s.onDigit(c.callID, d)
 	}
@@ -445,7 +462,7 @@ func (c *call) modify(body []byte) ([]byte, int, error) {
 			c.leg.setRemote(rm.Addr, rm.RTCPAddr)
 		}
 	}
-	if c.leave != nil {
+	if c.member != nil || c.lobbyM != nil {
 		c.leg.sending.Store(c.dir.weSend())
 	}
 	if prev != c.dir {
@@ -602,10 +619,17 @@ func (c *call) end(reason string) {
 		if c.seTimer != nil {
 			c.seTimer.Stop()
 		}
-		leave := c.leave
+		member, lm, sess := c.member, c.lobbyM, c.session
+		c.lobbyM = nil
 		c.mu.Unlock()
-		if leave != nil {
-			leave()
+		if lm != nil {
+			c.s.lobby.remove(lm)
+		}
+		if member != nil {
+			member.Leave()
+		}
+		if sess != nil {
+			sess.Close()
 		}
 		if c.leg != nil {
 			c.leg.close()

@@ -82,8 +82,10 @@ type TrunkRegistration struct {
 type DispatchRule struct {
 	Number string `yaml:"number"`
 	Room   string `yaml:"room"`
-	// PIN, when set, must be entered before joining (the IVR asks for it).
-	PIN string `yaml:"pin"`
+	// IVR sends the caller to the dial-in IVR, which asks for the
+	// conference number (and the PIN if the room has one); Room is then
+	// not used.
+	IVR bool `yaml:"ivr"`
 	// Trunk restricts the rule to one trunk's calls.
 	Trunk string `yaml:"trunk"`
 }
@@ -205,8 +207,8 @@ func (c *Config) Validate() []*FieldError {
 		if d.Number == "" {
 			bad(p+".number", "a dispatch rule needs a number")
 		}
-		if d.Room == "" {
-			bad(p+".room", "a dispatch rule needs a room")
+		if d.Room == "" && !d.IVR {
+			bad(p+".room", "a dispatch rule needs a room or ivr: true")
 		}
 		if d.Trunk != "" && !names[d.Trunk] {
 			bad(p+".trunk", "no trunk named %q", d.Trunk)

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/media/dtmf"
 	"github.com/setbridge/setbridge/media/resample"
@@ -40,6 +41,13 @@ type rtpLeg struct {
 	onDigit  func(dtmf.Digit)
 	metrics  *Metrics
 	dtmfMode string
+
+	// overlay, once set, is audio mixed over what the room sends (the IVR's
+	// announcements and in-call prompts); read on the tick.
+	overlay      atomic.Pointer[ivr.Session]
+	overlayBuf   []int16
+	overlayRead  bool // the overlay was read this tick (by DownlinkFormat)
+	overlayAudio bool // and it had audio
 
 	// Where we send; latched to the first source heard (symmetric RTP).
 	remote     atomic.Pointer[netip.AddrPort]
@@ -264,10 +272,30 @@ func (l *rtpLeg) playoutLocked() bool {
 // for every leg of its codec and packet time. While a digit is being sent,
 // the leg takes PCM so the digit's packets can replace audio packets.
 func (l *rtpLeg) DownlinkFormat() media.FormatKey {
+	if l.readOverlay() {
+		return media.FormatKey{} // a prompt is mixed in: take PCM
+	}
 	if !l.sending.Load() || (l.sender != nil && l.sender.Active()) || l.digitsPending() {
 		return media.FormatKey{}
 	}
 	return l.format
+}
+
+// readOverlay reads this tick's overlay frame, once per tick, and reports
+// whether it holds audio.
+func (l *rtpLeg) readOverlay() bool {
+	if l.overlayRead {
+		return l.overlayAudio
+	}
+	sess := l.overlay.Load()
+	if sess == nil {
+		return false
+	}
+	if len(l.overlayBuf) != media.FrameSamples(l.roomRate) {
+		l.overlayBuf = make([]int16, media.FrameSamples(l.roomRate))
+	}
+	l.overlayRead, l.overlayAudio = true, sess.ReadFrame(l.overlayBuf)
+	return l.overlayAudio
 }
 
 func (l *rtpLeg) digitsPending() bool {
@@ -279,6 +307,7 @@ func (l *rtpLeg) digitsPending() bool {
 // WriteShared implements media.SharedDownlink: the payloads are shared by
 // every leg of the format; only the RTP header is ours.
 func (l *rtpLeg) WriteShared(f *media.SharedFrame) {
+	l.overlayRead = false
 	if !l.sending.Load() {
 		l.marker = true
 		return
@@ -330,6 +359,14 @@ func (l *rtpLeg) detectInband(pcm []int16) {
 
 // WriteFrame implements media.Downlink on the mixer's tick.
 func (l *rtpLeg) WriteFrame(pcm []int16) {
+	if l.readOverlay() {
+		// The overlay buffer becomes the frame: prompt over room audio.
+		for i, s := range pcm {
+			l.overlayBuf[i] = sat16(int32(l.overlayBuf[i]) + int32(s))
+		}
+		pcm = l.overlayBuf
+	}
+	l.overlayRead = false
 	if !l.sending.Load() {
 		l.marker = true
 		return
@@ -379,6 +416,10 @@ func (l *rtpLeg) WriteFrame(pcm []int16) {
 		l.ts += l.neg.Codec.RTPTicks(len(l.pktPCM))
 	}
 	l.countReport()
+}
+
+func sat16(v int32) int16 {
+	return int16(min(max(v, -32768), 32767))
 }
 
 // countReport sends an RTCP sender report every five seconds of ticks.

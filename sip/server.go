@@ -20,6 +20,7 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/media/dtmf"
 )
@@ -29,8 +30,17 @@ import (
 type Conference interface {
 	// Rate is the sample rate of the frames exchanged with participants.
 	Rate() int
-	// Join adds p to room and returns a function that removes it.
-	Join(room string, p media.Participant) (leave func(), err error)
+	// Join adds p to room.
+	Join(room string, p media.Participant) (Membership, error)
+	// Participants returns the number of participants in room.
+	Participants(room string) int
+}
+
+// Membership is a participant's place in a room.
+type Membership interface {
+	Leave()
+	SetMuted(bool)
+	Muted() bool
 }
 
 // Options are the gateway's collaborators.
@@ -38,9 +48,31 @@ type Options struct {
 	Logger  *slog.Logger
 	Clock   media.Clock
 	Metrics *Metrics
-	// OnDigit, if set, receives every DTMF digit of every call (the IVR
-	// plugs in here). It runs on a media goroutine and must not block.
+	// OnDigit, if set, receives every DTMF digit of every call. It runs on
+	// a media goroutine and must not block.
 	OnDigit func(callID string, d dtmf.Digit)
+	// IVR, if set, answers the dispatch rules that ask for it (and rooms
+	// with a PIN).
+	IVR *IVR
+}
+
+// IVR is what the gateway needs to run the dial-in IVR.
+type IVR struct {
+	Prompts *ivr.PromptSet
+	// Directory finds a room by its conference number.
+	Directory ivr.Directory
+	// Room finds a room by id, for dispatch rules that name one: a room
+	// with a PIN sends its callers through the IVR for it.
+	Room func(id string) (ivr.Room, bool)
+}
+
+// roomNeedsPIN reports whether room has a PIN the IVR must ask for.
+func (s *Server) roomNeedsPIN(room string) bool {
+	if s.ivr == nil || s.ivr.Room == nil || room == "" {
+		return false
+	}
+	r, ok := s.ivr.Room(room)
+	return ok && (r.ParticipantPINHash != "" || r.ModeratorPINHash != "")
 }
 
 // Server is the SIP gateway.
@@ -52,6 +84,8 @@ type Server struct {
 	clock   media.Clock
 	metrics *Metrics
 	onDigit func(string, dtmf.Digit)
+	ivr     *IVR
+	lobby   *lobby
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -100,7 +134,7 @@ func NewServer(cfg Config, conf Conference, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip client: %w", err)
 	}
-	s := &Server{cfg: cfg, conf: conf, log: log, base: opts.Logger, clock: opts.Clock, metrics: opts.Metrics, onDigit: opts.OnDigit,
+	s := &Server{cfg: cfg, conf: conf, log: log, base: opts.Logger, clock: opts.Clock, metrics: opts.Metrics, onDigit: opts.OnDigit, ivr: opts.IVR,
 		ua: ua, srv: srv, client: client, calls: map[string]*call{}, addrs: map[string]net.Addr{}}
 	s.auth = newAuthenticator(cfg.Trunks, cfg.NonceExpiry, opts.Clock.Now)
 	bind := netip.IPv4Unspecified()
@@ -108,6 +142,7 @@ func NewServer(cfg Config, conf Conference, opts Options) (*Server, error) {
 		s.media = netip.MustParseAddr(cfg.MediaAddress)
 	}
 	s.ports = newPortAllocator(bind, cfg.RTPPortMin, cfg.RTPPortMax)
+	s.lobby = newLobby(opts.Clock, conf.Rate())
 	srv.OnInvite(guard(s.onInvite))
 	srv.OnAck(guard(s.onAck))
 	srv.OnBye(guard(s.onBye))
@@ -186,6 +221,7 @@ func (s *Server) Run(ctx context.Context) error {
 		c.Close() // ends the serve goroutines
 	}
 	s.wg.Wait()
+	s.lobby.close()
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/setbridge/setbridge/config"
+	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/sip"
@@ -98,12 +99,43 @@ type conference struct{ e *mixerengine.Engine }
 
 func (c conference) Rate() int { return c.e.Rate() }
 
-func (c conference) Join(room string, p media.Participant) (func(), error) {
+func (c conference) Join(room string, p media.Participant) (sip.Membership, error) {
 	m, err := c.e.Join(mixerengine.RoomID(room), p)
 	if err != nil {
 		return nil, err
 	}
-	return m.Leave, nil
+	return m, nil
+}
+
+func (c conference) Participants(room string) int { return c.e.Participants(mixerengine.RoomID(room)) }
+
+// newIVR loads the prompts and builds the room directory, hashing PINs once.
+func newIVR(cfg config.Config, rate int) (*sip.IVR, error) {
+	prompts, err := ivr.LoadPrompts(ivr.PromptConfig{Rate: rate, Dir: cfg.IVR.PromptsDir})
+	if err != nil {
+		return nil, err
+	}
+	byNumber, byID := map[string]ivr.Room{}, map[string]ivr.Room{}
+	for _, r := range cfg.Rooms {
+		room := ivr.Room{ID: ivr.RoomID(r.ID)}
+		if r.PIN != "" {
+			if room.ParticipantPINHash, err = ivr.HashPIN(r.PIN); err != nil {
+				return nil, fmt.Errorf("room %s: %w", r.ID, err)
+			}
+		}
+		if r.ModeratorPIN != "" {
+			if room.ModeratorPINHash, err = ivr.HashPIN(r.ModeratorPIN); err != nil {
+				return nil, fmt.Errorf("room %s: %w", r.ID, err)
+			}
+		}
+		byID[r.ID] = room
+		if r.ConferenceNumber != "" {
+			byNumber[r.ConferenceNumber] = room
+		}
+	}
+	return &sip.IVR{Prompts: prompts,
+		Directory: ivr.DirectoryFunc(func(n string) (ivr.Room, bool) { r, ok := byNumber[n]; return r, ok }),
+		Room:      func(id string) (ivr.Room, bool) { r, ok := byID[id]; return r, ok }}, nil
 }
 
 func serve(cctx *cli.Context) error {
@@ -137,7 +169,11 @@ func serve(cctx *cli.Context) error {
 			func() float64 { return float64(engine.Stats().PCMWrites) }),
 	)
 
-	gw, err := sip.NewServer(cfg.SIP, conference{engine}, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg)})
+	ivrCfg, err := newIVR(cfg, cfg.Mixer.Rate)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("ivr: %v", err), 2)
+	}
+	gw, err := sip.NewServer(cfg.SIP, conference{engine}, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg), IVR: ivrCfg})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}

@@ -1,0 +1,96 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/setbridge/setbridge/ivr"
+)
+
+var errNoIVR = errors.New("no ivr configured")
+
+// startIVR hands an answered call to a dial-in IVR session: the call sits
+// in the lobby, hearing prompts on the lobby's tick, until the session
+// joins it to a room.
+func (c *call) startIVR(rule DispatchRule) error {
+	if c.s.ivr == nil {
+		return errNoIVR
+	}
+	cfg := ivr.Config{Prompts: c.s.ivr.Prompts, Handler: ivrHandler{c}, Directory: c.s.ivr.Directory,
+		Clock: c.s.clock, Logger: c.s.base.With("call_id", c.callID)}
+	if !rule.IVR {
+		r, ok := c.s.ivr.Room(rule.Room)
+		if !ok {
+			return fmt.Errorf("room %q unknown to the ivr", rule.Room)
+		}
+		cfg.Room = &r
+	}
+	sess, err := ivr.NewSession(cfg)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended.Load() {
+		sess.Close()
+		return errCallEnded
+	}
+	c.session = sess
+	c.lobbyM = &lobbyMember{leg: c.leg, source: sess}
+	c.leg.sending.Store(c.dir.weSend())
+	c.s.lobby.add(c.lobbyM)
+	return nil
+}
+
+// ivrHandler carries out what the IVR session decides. Its methods run on
+// the lobby's or the room's tick and must not block.
+type ivrHandler struct{ c *call }
+
+func (h ivrHandler) Join(room ivr.RoomID, role ivr.Role) (int, error) {
+	c := h.c
+	n, err := c.join(string(room))
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	lm := c.lobbyM
+	c.lobbyM = nil
+	c.mu.Unlock()
+	if lm != nil {
+		c.s.lobby.remove(lm)
+	}
+	// From now on the session's announcements and in-call prompts are
+	// mixed over the room's audio by the leg.
+	c.leg.overlay.Store(c.session)
+	c.log.Info("caller joined through the ivr", "room", string(room), "role", role.String())
+	return n, nil
+}
+
+func (h ivrHandler) Command(cmd ivr.Command) (ivr.CommandResult, error) {
+	c := h.c
+	c.mu.Lock()
+	m, room := c.member, c.room
+	c.mu.Unlock()
+	if m == nil {
+		return ivr.CommandResult{}, errCallEnded
+	}
+	switch cmd.Action {
+	case ivr.ActionToggleMute:
+		muted := !m.Muted()
+		m.SetMuted(muted)
+		return ivr.CommandResult{Muted: muted}, nil
+	case ivr.ActionCount:
+		return ivr.CommandResult{Participants: c.s.conf.Participants(room)}, nil
+	}
+	return ivr.CommandResult{}, fmt.Errorf("%v is not supported yet", cmd.Action)
+}
+
+func (h ivrHandler) PINEntry(active bool) {
+	h.c.log.Debug("pin entry", "active", active)
+}
+
+func (h ivrHandler) Hangup(reason ivr.HangupReason) {
+	c := h.c
+	c.log.Info("ivr hangs up", "reason", fmt.Sprint(reason))
+	go c.hangup("ivr")
+}
