@@ -63,6 +63,9 @@ type HTTP struct {
 	Addr string `yaml:"addr"`
 	// Pprof serves Go's profiler under /debug/pprof/.
 	Pprof bool `yaml:"pprof"`
+	// APIKeys are the bearer keys the HTTP API accepts; with none, it
+	// serves loopback clients only.
+	APIKeys []string `yaml:"api_keys"`
 }
 
 // Mixer configures the mixer engine.

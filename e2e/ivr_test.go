@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,5 +148,45 @@ func TestIVRWrongPINThreeTimes(t *testing.T) {
 	}
 	if v := s.metric(`setbridge_sip_calls_ended_total{reason="ivr"}`); v != 1 {
 		t.Fatalf("calls ended by the ivr = %v, want 1", v)
+	}
+}
+
+// TestRoomCreatedByAPIIsJoinedWithItsPIN: a room created over HTTP with a
+// PIN is found by the IVR, which asks for the PIN and lets the caller in.
+func TestRoomCreatedByAPIIsJoinedWithItsPIN(t *testing.T) {
+	s := startServer(t, "")
+	res, err := http.Post("http://"+s.HTTP+"/api/rooms", "application/json",
+		strings.NewReader(`{"id":"board","conference_number":"4321","pin":"2468"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("create room: %d", res.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, Codecs: []string{"PCMA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitEstablished(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := b.SendDTMF(ctx, "4321#", 350*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := b.SendDTMF(ctx, "2468#", 350*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the caller to join board", func() bool { return s.logged(`"room":"board"`) && s.logged("caller joined through the ivr") })
+	code, body := s.get("/api/rooms/board")
+	if code != 200 || !strings.Contains(body, `"participants":1`) {
+		t.Fatalf("GET /api/rooms/board: %d %s", code, body)
+	}
+	if s.logged("2468") || s.logged("4321") {
+		t.Fatal("a conference number or PIN appears in the log")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 
+	"github.com/setbridge/setbridge/api"
 	"github.com/setbridge/setbridge/config"
 	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/media"
@@ -109,33 +110,15 @@ func (c conference) Join(room string, p media.Participant) (sip.Membership, erro
 
 func (c conference) Participants(room string) int { return c.e.Participants(mixerengine.RoomID(room)) }
 
-// newIVR loads the prompts and builds the room directory, hashing PINs once.
-func newIVR(cfg config.Config, rate int) (*sip.IVR, error) {
-	prompts, err := ivr.LoadPrompts(ivr.PromptConfig{Rate: rate, Dir: cfg.IVR.PromptsDir})
-	if err != nil {
-		return nil, err
-	}
-	byNumber, byID := map[string]ivr.Room{}, map[string]ivr.Room{}
+// newRooms builds the room directory from the configuration, hashing PINs.
+func newRooms(cfg config.Config) (*api.Rooms, error) {
+	rooms := api.NewRooms()
 	for _, r := range cfg.Rooms {
-		room := ivr.Room{ID: ivr.RoomID(r.ID)}
-		if r.PIN != "" {
-			if room.ParticipantPINHash, err = ivr.HashPIN(r.PIN); err != nil {
-				return nil, fmt.Errorf("room %s: %w", r.ID, err)
-			}
-		}
-		if r.ModeratorPIN != "" {
-			if room.ModeratorPINHash, err = ivr.HashPIN(r.ModeratorPIN); err != nil {
-				return nil, fmt.Errorf("room %s: %w", r.ID, err)
-			}
-		}
-		byID[r.ID] = room
-		if r.ConferenceNumber != "" {
-			byNumber[r.ConferenceNumber] = room
+		if _, err := rooms.Create(api.RoomSpec{ID: r.ID, ConferenceNumber: r.ConferenceNumber, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN}); err != nil {
+			return nil, fmt.Errorf("room %s: %w", r.ID, err)
 		}
 	}
-	return &sip.IVR{Prompts: prompts,
-		Directory: ivr.DirectoryFunc(func(n string) (ivr.Room, bool) { r, ok := byNumber[n]; return r, ok }),
-		Room:      func(id string) (ivr.Room, bool) { r, ok := byID[id]; return r, ok }}, nil
+	return rooms, nil
 }
 
 func serve(cctx *cli.Context) error {
@@ -169,11 +152,16 @@ func serve(cctx *cli.Context) error {
 			func() float64 { return float64(engine.Stats().PCMWrites) }),
 	)
 
-	ivrCfg, err := newIVR(cfg, cfg.Mixer.Rate)
+	rooms, err := newRooms(cfg)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("ivr: %v", err), 2)
+		return cli.Exit(err.Error(), 2)
 	}
-	gw, err := sip.NewServer(cfg.SIP, conference{engine}, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg), IVR: ivrCfg})
+	prompts, err := ivr.LoadPrompts(ivr.PromptConfig{Rate: cfg.Mixer.Rate, Dir: cfg.IVR.PromptsDir})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("ivr prompts: %v", err), 2)
+	}
+	gw, err := sip.NewServer(cfg.SIP, conference{engine}, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
+		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom}})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -192,6 +180,12 @@ func serve(cctx *cli.Context) error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	dialIn := make([]api.DialIn, 0, len(cfg.SIP.Dispatch))
+	for _, d := range cfg.SIP.Dispatch {
+		dialIn = append(dialIn, api.DialIn{Number: d.Number, Room: d.Room, IVR: d.IVR})
+	}
+	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log,
+		Participants: func(room string) int { return engine.Participants(mixerengine.RoomID(room)) }}))
 	if cfg.HTTP.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -1,0 +1,152 @@
+// Package api is setbridge's HTTP API: JSON that curl can drive. It holds
+// the room directory (rooms, their conference numbers and hashed PINs),
+// which the IVR reads, and the mapper that tells the web page and
+// operators how to dial into a room.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/setbridge/setbridge/ivr"
+)
+
+// Errors of the room directory.
+var (
+	ErrRoomExists   = errors.New("room exists")
+	ErrNumberInUse  = errors.New("conference number in use")
+	ErrNoRoom       = errors.New("no such room")
+	ErrInvalidInput = errors.New("invalid input")
+)
+
+// Room is a room of the directory. PINs are kept only as hashes.
+type Room struct {
+	ID               string
+	ConferenceNumber string
+	PINHash          string
+	ModeratorPINHash string
+}
+
+// RoomSpec creates a room; PINs arrive in clear and are hashed at once.
+type RoomSpec struct {
+	ID               string `json:"id"`
+	ConferenceNumber string `json:"conference_number"`
+	PIN              string `json:"pin,omitempty"`
+	ModeratorPIN     string `json:"moderator_pin,omitempty"`
+}
+
+// Rooms is the room directory, safe for concurrent use.
+type Rooms struct {
+	mu       sync.RWMutex
+	byID     map[string]Room // guarded by mu
+	byNumber map[string]string
+}
+
+// NewRooms returns an empty directory.
+func NewRooms() *Rooms { return &Rooms{byID: map[string]Room{}, byNumber: map[string]string{}} }
+
+// Create adds a room.
+func (r *Rooms) Create(s RoomSpec) (Room, error) {
+	if s.ID == "" || len(s.ID) > 64 || strings.ContainsAny(s.ID, "/ \t\n") {
+		return Room{}, fmt.Errorf("%w: a room id is 1 to 64 characters without spaces or slashes", ErrInvalidInput)
+	}
+	room := Room{ID: s.ID, ConferenceNumber: s.ConferenceNumber}
+	if s.ConferenceNumber != "" && !digits(s.ConferenceNumber) {
+		return Room{}, fmt.Errorf("%w: a conference number is 1 to 16 digits", ErrInvalidInput)
+	}
+	var err error
+	if s.PIN != "" {
+		if room.PINHash, err = ivr.HashPIN(s.PIN); err != nil {
+			return Room{}, fmt.Errorf("%w: pin: %v", ErrInvalidInput, err)
+		}
+	}
+	if s.ModeratorPIN != "" {
+		if room.ModeratorPINHash, err = ivr.HashPIN(s.ModeratorPIN); err != nil {
+			return Room{}, fmt.Errorf("%w: moderator pin: %v", ErrInvalidInput, err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byID[s.ID]; ok {
+		return Room{}, fmt.Errorf("%w: %s", ErrRoomExists, s.ID)
+	}
+	if s.ConferenceNumber != "" {
+		if _, ok := r.byNumber[s.ConferenceNumber]; ok {
+			return Room{}, ErrNumberInUse
+		}
+		r.byNumber[s.ConferenceNumber] = s.ID
+	}
+	r.byID[s.ID] = room
+	return room, nil
+}
+
+// Delete removes a room.
+func (r *Rooms) Delete(id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	room, ok := r.byID[id]
+	if !ok {
+		return ErrNoRoom
+	}
+	delete(r.byID, id)
+	if room.ConferenceNumber != "" {
+		delete(r.byNumber, room.ConferenceNumber)
+	}
+	return nil
+}
+
+// Get returns a room by id.
+func (r *Rooms) Get(id string) (Room, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	room, ok := r.byID[id]
+	return room, ok
+}
+
+// List returns every room, by id.
+func (r *Rooms) List() []Room {
+	r.mu.RLock()
+	out := make([]Room, 0, len(r.byID))
+	for _, room := range r.byID {
+		out = append(out, room)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Room) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Lookup implements ivr.Directory: a room by conference number.
+func (r *Rooms) Lookup(number string) (ivr.Room, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	id, ok := r.byNumber[number]
+	if !ok {
+		return ivr.Room{}, false
+	}
+	return r.byID[id].ivr(), true
+}
+
+// IVRRoom returns a room by id in the IVR's terms.
+func (r *Rooms) IVRRoom(id string) (ivr.Room, bool) {
+	room, ok := r.Get(id)
+	return room.ivr(), ok
+}
+
+func (room Room) ivr() ivr.Room {
+	return ivr.Room{ID: ivr.RoomID(room.ID), ParticipantPINHash: room.PINHash, ModeratorPINHash: room.ModeratorPINHash}
+}
+
+func digits(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
