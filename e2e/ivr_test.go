@@ -23,7 +23,6 @@ func (s *server) logged(substr string) bool {
 	return false
 }
 
-
 // TestIVRJoinsByConferenceNumber: the embedded default sends number 2000
 // to the IVR; a phone hears the welcome, types 1000# and then hears the
 // phone already in room demo.
