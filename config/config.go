@@ -50,6 +50,9 @@ type Room struct {
 	// PIN and ModeratorPIN, when set, must be entered to join (digits).
 	PIN          string `yaml:"pin"`
 	ModeratorPIN string `yaml:"moderator_pin"`
+	// EntryTones plays a short tone to the others when someone joins or
+	// leaves (default true).
+	EntryTones *bool `yaml:"entry_tones"`
 }
 
 // Log configures logging.

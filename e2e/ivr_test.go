@@ -189,3 +189,48 @@ func TestRoomCreatedByAPIIsJoinedWithItsPIN(t *testing.T) {
 		t.Fatal("a conference number or PIN appears in the log")
 	}
 }
+
+// TestJoinToneIsHeardByTheOthers: a phone in room demo hears the join tone
+// (660 then 880 Hz) when a second phone joins, and nothing like it in a
+// room with entry_tones: false.
+func TestJoinToneIsHeardByTheOthers(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		config string
+		want   bool
+	}{
+		{"a room with entry tones", "", true},
+		{"a room without", "rooms:\n  - id: demo\n    conference_number: \"1000\"\n    entry_tones: false\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, tt.config)
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			rec := filepath.Join(t.TempDir(), "first.wav")
+			first, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMU"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := first.WaitEstablished(ctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			second, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := second.WaitEstablished(ctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			first.Stop()
+			second.Stop()
+			pcm, rate := heard(t, rec, 0)
+			lv660, lv880 := audiotest.ToneLevelDB(pcm, rate, 660), audiotest.ToneLevelDB(pcm, rate, 880)
+			t.Logf("first phone hears 660 Hz at %.1f dB and 880 Hz at %.1f dB", lv660, lv880)
+			if heardTone := lv660 > -45 && lv880 > -45; heardTone != tt.want {
+				t.Fatalf("join tone heard = %v, want %v", heardTone, tt.want)
+			}
+		})
+	}
+}

@@ -489,3 +489,18 @@ func (m *Member) Muted() bool { return m.muted.Load() }
 // Leave removes the member from its room; it is safe to call more than
 // once. A tick already running may still call the participant once more.
 func (m *Member) Leave() { m.once.Do(func() { m.engine.leave(m) }) }
+
+// Cue plays clip (mono, at the engine's rate) once into every output of
+// room: the talkers' mixes and the common mix alike, after any cue already
+// playing. It is for short tones such as a join or leave beep; the room
+// keeps at most a few waiting and drops the rest. The clip must not be
+// modified afterwards.
+func (e *Engine) Cue(id RoomID, clip []int16) {
+	e.mu.Lock()
+	r := e.rooms[id]
+	e.mu.Unlock()
+	if r == nil || len(clip) == 0 {
+		return
+	}
+	r.enqueue(op{kind: opCue, clip: clip})
+}

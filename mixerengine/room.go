@@ -12,6 +12,11 @@ import (
 
 // Room mixes one conference.
 type Room struct {
+	// Cues (join and leave tones) mixed into every output; tick-owned.
+	cues   [][]int16
+	cue    []int16
+	cuePos int
+
 	id    RoomID
 	cfg   Config
 	log   *slog.Logger
@@ -82,6 +87,7 @@ const (
 	opLeave
 	opMute
 	opTopK
+	opCue
 )
 
 // op is a change queued for the tick goroutine.
@@ -90,6 +96,7 @@ type op struct {
 	m     *Member
 	muted bool
 	k     int
+	clip  []int16
 }
 
 func newRoom(id RoomID, e *Engine) (*Room, error) {
@@ -213,6 +220,11 @@ func (r *Room) applyOps() {
 	membership := false
 	for _, o := range ops {
 		switch o.kind {
+		case opCue:
+			if len(r.cues) < maxCues {
+				r.cues = append(r.cues, o.clip)
+			}
+			continue
 		case opJoin:
 			m := o.m
 			r.joined++
@@ -379,6 +391,7 @@ func (r *Room) tick() {
 			addInto(r.sum, m.frame)
 		}
 	}
+	r.addCue()
 	r.common.process(r.mix, r.sum)
 
 	// Each talker hears the others.
@@ -419,6 +432,26 @@ func (r *Room) tick() {
 		for _, fn := range *fns {
 			fn(t, r.mix)
 		}
+	}
+}
+
+// addCue mixes the playing cue (a join or leave tone) into the sum, so
+// every output of the tick carries it, and moves on to the next cue.
+// maxCues bounds the cues waiting to play: a join storm plays a few tones,
+// not one per caller.
+const maxCues = 3
+
+func (r *Room) addCue() {
+	for i := range r.sum {
+		for r.cuePos >= len(r.cue) {
+			if len(r.cues) == 0 {
+				r.cue, r.cuePos = nil, 0
+				return
+			}
+			r.cue, r.cues, r.cuePos = r.cues[0], r.cues[1:], 0
+		}
+		r.sum[i] += int32(r.cue[r.cuePos])
+		r.cuePos++
 	}
 }
 

@@ -95,20 +95,44 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// conference adapts the mixer engine to what the SIP gateway needs.
-type conference struct{ e *mixerengine.Engine }
+// conference adapts the mixer engine to what the SIP gateway needs, and
+// plays the join and leave tones of rooms that want them.
+type conference struct {
+	e          *mixerengine.Engine
+	joinTone   []int16
+	leaveTone  []int16
+	noTonesFor map[string]bool // rooms with entry_tones: false
+}
 
-func (c conference) Rate() int { return c.e.Rate() }
+func (c *conference) Rate() int { return c.e.Rate() }
 
-func (c conference) Join(room string, p media.Participant) (sip.Membership, error) {
+func (c *conference) Join(room string, p media.Participant) (sip.Membership, error) {
 	m, err := c.e.Join(mixerengine.RoomID(room), p)
 	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	if !c.noTonesFor[room] && c.e.Participants(mixerengine.RoomID(room)) > 1 {
+		c.e.Cue(mixerengine.RoomID(room), c.joinTone)
+	}
+	return membership{m, c}, nil
 }
 
-func (c conference) Participants(room string) int { return c.e.Participants(mixerengine.RoomID(room)) }
+func (c *conference) Participants(room string) int { return c.e.Participants(mixerengine.RoomID(room)) }
+
+// membership plays the leave tone when a participant leaves a room that
+// still has others in it.
+type membership struct {
+	*mixerengine.Member
+	c *conference
+}
+
+func (m membership) Leave() {
+	m.Member.Leave()
+	room := m.Member.Room()
+	if !m.c.noTonesFor[string(room)] && m.c.e.Participants(room) > 0 {
+		m.c.e.Cue(room, m.c.leaveTone)
+	}
+}
 
 // newRooms builds the room directory from the configuration, hashing PINs.
 func newRooms(cfg config.Config) (*api.Rooms, error) {
@@ -160,7 +184,19 @@ func serve(cctx *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("ivr prompts: %v", err), 2)
 	}
-	gw, err := sip.NewServer(cfg.SIP, conference{engine}, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
+	conf := &conference{e: engine, noTonesFor: map[string]bool{}}
+	if p, ok := prompts.Get(ivr.PromptBeepJoin); ok {
+		conf.joinTone = p.Samples()
+	}
+	if p, ok := prompts.Get(ivr.PromptBeepLeave); ok {
+		conf.leaveTone = p.Samples()
+	}
+	for _, r := range cfg.Rooms {
+		if r.EntryTones != nil && !*r.EntryTones {
+			conf.noTonesFor[r.ID] = true
+		}
+	}
+	gw, err := sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
 		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom}})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
