@@ -43,6 +43,8 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("POST /api/rooms", h.createRoom)
 	mux.HandleFunc("GET /api/rooms/{id}", h.getRoom)
 	mux.HandleFunc("DELETE /api/rooms/{id}", h.deleteRoom)
+	mux.HandleFunc("POST /api/rooms/{id}/lock", h.lock(true))
+	mux.HandleFunc("POST /api/rooms/{id}/unlock", h.lock(false))
 	mux.HandleFunc("GET /api/mapper/numbers/{number}", h.mapNumber)
 	mux.HandleFunc("GET /api/mapper/rooms/{id}", h.mapRoom)
 	return h.authorize(mux)
@@ -81,12 +83,13 @@ type roomView struct {
 	ConferenceNumber   string `json:"conference_number,omitempty"`
 	PINRequired        bool   `json:"pin_required"`
 	ModeratorPINExists bool   `json:"moderator_pin"`
+	Locked             bool   `json:"locked"`
 	Participants       int    `json:"participants"`
 }
 
 func (h *handler) view(r Room) roomView {
 	v := roomView{ID: r.ID, ConferenceNumber: r.ConferenceNumber, PINRequired: r.PINHash != "" || r.ModeratorPINHash != "",
-		ModeratorPINExists: r.ModeratorPINHash != ""}
+		ModeratorPINExists: r.ModeratorPINHash != "", Locked: r.Locked}
 	if h.cfg.Participants != nil {
 		v.Participants = h.cfg.Participants(r.ID)
 	}
@@ -140,6 +143,17 @@ func (h *handler) deleteRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Logger.Info("room deleted", "component", "api", "room", r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) lock(locked bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h.cfg.Rooms.SetLocked(r.PathValue("id"), locked); err != nil {
+			writeError(w, http.StatusNotFound, "no such room")
+			return
+		}
+		room, _ := h.cfg.Rooms.Get(r.PathValue("id"))
+		writeJSON(w, http.StatusOK, h.view(room))
+	}
 }
 
 // mapNumber answers what a number leads to: a dialled number (to a room or

@@ -127,3 +127,21 @@ func TestAPIAccess(t *testing.T) {
 		t.Fatalf("right key: %d, want 200", code)
 	}
 }
+
+func TestLockedRoomsAreLockedForTheIVR(t *testing.T) {
+	rooms := NewRooms()
+	h := NewHandler(Config{Rooms: rooms})
+	do(t, h, "POST", "/api/rooms", `{"id":"board","conference_number":"4321"}`, local, "")
+	if code, out := do(t, h, "POST", "/api/rooms/board/lock", "", local, ""); code != 200 || out["locked"] != true {
+		t.Fatalf("lock: %d %v", code, out)
+	}
+	if r, _ := rooms.Lookup("4321"); !r.Locked {
+		t.Fatal("the IVR does not see the lock")
+	}
+	if code, out := do(t, h, "POST", "/api/rooms/board/unlock", "", local, ""); code != 200 || out["locked"] != false {
+		t.Fatalf("unlock: %d %v", code, out)
+	}
+	if code, _ := do(t, h, "POST", "/api/rooms/nope/lock", "", local, ""); code != 404 {
+		t.Fatalf("locking an unknown room: %d", code)
+	}
+}

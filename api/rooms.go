@@ -28,6 +28,8 @@ type Room struct {
 	ConferenceNumber string
 	PINHash          string
 	ModeratorPINHash string
+	// Locked rooms admit moderators only.
+	Locked bool
 }
 
 // RoomSpec creates a room; PINs arrive in clear and are hashed at once.
@@ -118,6 +120,25 @@ func (r *Rooms) List() []Room {
 	return out
 }
 
+// SetLocked locks or unlocks a room.
+func (r *Rooms) SetLocked(id string, locked bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	room, ok := r.byID[id]
+	if !ok {
+		return ErrNoRoom
+	}
+	room.Locked = locked
+	r.byID[id] = room
+	return nil
+}
+
+// Locked reports whether a room is locked.
+func (r *Rooms) Locked(id string) bool {
+	room, ok := r.Get(id)
+	return ok && room.Locked
+}
+
 // Lookup implements ivr.Directory: a room by conference number.
 func (r *Rooms) Lookup(number string) (ivr.Room, bool) {
 	r.mu.RLock()
@@ -136,7 +157,7 @@ func (r *Rooms) IVRRoom(id string) (ivr.Room, bool) {
 }
 
 func (room Room) ivr() ivr.Room {
-	return ivr.Room{ID: ivr.RoomID(room.ID), ParticipantPINHash: room.PINHash, ModeratorPINHash: room.ModeratorPINHash}
+	return ivr.Room{ID: ivr.RoomID(room.ID), ParticipantPINHash: room.PINHash, ModeratorPINHash: room.ModeratorPINHash, Locked: room.Locked}
 }
 
 func digits(s string) bool {

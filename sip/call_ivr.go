@@ -81,6 +81,19 @@ func (h ivrHandler) Command(cmd ivr.Command) (ivr.CommandResult, error) {
 		return ivr.CommandResult{Muted: muted}, nil
 	case ivr.ActionCount:
 		return ivr.CommandResult{Participants: c.s.conf.Participants(room)}, nil
+	case ivr.ActionToggleLock:
+		if c.s.ivr.SetLocked == nil || c.s.ivr.Room == nil {
+			break
+		}
+		r, ok := c.s.ivr.Room(room)
+		if !ok {
+			return ivr.CommandResult{}, fmt.Errorf("room %q is not in the directory", room)
+		}
+		if err := c.s.ivr.SetLocked(room, !r.Locked); err != nil {
+			return ivr.CommandResult{}, err
+		}
+		c.log.Info("room lock toggled by a moderator", "room", room, "locked", !r.Locked)
+		return ivr.CommandResult{Locked: !r.Locked}, nil
 	}
 	return ivr.CommandResult{}, fmt.Errorf("%v is not supported yet", cmd.Action)
 }

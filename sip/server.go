@@ -64,6 +64,8 @@ type IVR struct {
 	// Room finds a room by id, for dispatch rules that name one: a room
 	// with a PIN sends its callers through the IVR for it.
 	Room func(id string) (ivr.Room, bool)
+	// SetLocked locks or unlocks a room (a moderator's *1).
+	SetLocked func(room string, locked bool) error
 }
 
 // roomNeedsPIN reports whether room has a PIN the IVR must ask for.

@@ -197,7 +197,7 @@ func serve(cctx *cli.Context) error {
 		}
 	}
 	gw, err := sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
-		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom}})
+		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked}})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
