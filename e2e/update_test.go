@@ -16,6 +16,7 @@ type rawDialog struct {
 	c      *net.UDPConn
 	server string
 	callID string
+	number string // dialled; "1000" if empty
 	toTag  string
 	cseq   int
 }
@@ -23,7 +24,11 @@ type rawDialog struct {
 func (d *rawDialog) send(method, extra, body string) (string, string, string) {
 	d.t.Helper()
 	d.cseq++
-	to := fmt.Sprintf("<sip:1000@%s>", d.server)
+	number := d.number
+	if number == "" {
+		number = "1000"
+	}
+	to := fmt.Sprintf("<sip:%s@%s>", number, d.server)
 	if d.toTag != "" {
 		to += ";tag=" + d.toTag
 	}
@@ -31,9 +36,9 @@ func (d *rawDialog) send(method, extra, body string) (string, string, string) {
 	if body != "" {
 		ctype = "Content-Type: application/sdp\r\n"
 	}
-	msg := fmt.Sprintf("%s sip:1000@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s%d;rport\r\nMax-Forwards: 70\r\n"+
+	msg := fmt.Sprintf("%s sip:%s@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s%s%d;rport\r\nMax-Forwards: 70\r\n"+
 		"From: <sip:caller@127.0.0.1>;tag=raw%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:caller@%s>\r\n%s%sContent-Length: %d\r\n\r\n%s",
-		method, d.server, d.c.LocalAddr(), d.callID, d.cseq, d.callID, to, d.callID, d.cseq, method, d.c.LocalAddr(), extra, ctype, len(body), body)
+		method, number, d.server, d.c.LocalAddr(), d.callID, method, d.cseq, d.callID, to, d.callID, d.cseq, method, d.c.LocalAddr(), extra, ctype, len(body), body)
 	if _, err := d.c.Write([]byte(msg)); err != nil {
 		d.t.Fatal(err)
 	}

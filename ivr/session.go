@@ -285,6 +285,7 @@ type Session struct {
 	dropped int             // guarded by inMu; digits lost to a full inbox
 
 	closed atomic.Bool
+	roomID atomic.Pointer[RoomID] // the room found, for Room()
 
 	// runMu is held by ReadFrame for its whole run (and by Close when
 	// ReadFrame is not running); it guards everything below.
@@ -435,6 +436,15 @@ func commandPrefixes(cmds map[string]Action) (map[string]bool, error) {
 
 // Rate returns the sample rate of the frames ReadFrame produces.
 func (s *Session) Rate() int { return s.player.rate }
+
+// Room returns the room the caller chose (or was sent to), once known; it
+// is safe from any goroutine, callbacks included.
+func (s *Session) Room() (RoomID, bool) {
+	if id := s.roomID.Load(); id != nil {
+		return *id, true
+	}
+	return "", false
+}
 
 // FrameSamples returns the number of samples in a frame.
 func (s *Session) FrameSamples() int { return s.player.frame }

@@ -171,6 +171,7 @@ func (s *Session) numberEntered() {
 // first are prompts to play before (the welcome).
 func (s *Session) enterRoom(room Room, first ...string) {
 	s.room = room
+	s.roomID.Store(&room.ID)
 	switch {
 	case room.Locked && room.ModeratorPINHash == "":
 		s.log.Info("room locked", "room", room.ID)

@@ -99,7 +99,17 @@ func (h ivrHandler) Command(cmd ivr.Command) (ivr.CommandResult, error) {
 }
 
 func (h ivrHandler) PINEntry(active bool) {
-	h.c.log.Debug("pin entry", "active", active)
+	c := h.c
+	room := ""
+	if c.session != nil {
+		if r, ok := c.session.Room(); ok {
+			room = string(r)
+		}
+	}
+	c.log.Debug("pin entry", "active", active, "room", room)
+	if c.s.ivr.PINEntry != nil && room != "" {
+		c.s.ivr.PINEntry(room, active)
+	}
 }
 
 func (h ivrHandler) Hangup(reason ivr.HangupReason) {

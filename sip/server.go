@@ -66,6 +66,10 @@ type IVR struct {
 	Room func(id string) (ivr.Room, bool)
 	// SetLocked locks or unlocks a room (a moderator's *1).
 	SetLocked func(room string, locked bool) error
+	// PINEntry, if set, is told when a caller starts and stops entering a
+	// PIN for room, so that a recording of the room pauses meanwhile. It
+	// runs on a media tick and must not block.
+	PINEntry func(room string, active bool)
 }
 
 // roomNeedsPIN reports whether room has a PIN the IVR must ask for.
