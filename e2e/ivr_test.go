@@ -234,3 +234,34 @@ func TestJoinToneIsHeardByTheOthers(t *testing.T) {
 		})
 	}
 }
+
+// TestIVRInEarlyMedia: on a trunk with early_media, the IVR talks in a 183
+// and the call is answered (200) only once the PIN lets the caller in.
+func TestIVRInEarlyMedia(t *testing.T) {
+	s := startServer(t, `
+sip:
+  trunks:
+    - name: local
+      allowed_addresses: ["127.0.0.1"]
+      early_media: true
+  dispatch:
+    - number: "3000"
+      room: board
+rooms:
+  - id: board
+    conference_number: "4321"
+    pin: "1234"
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	res, err := peers.RunSipp(ctx, peers.SippOptions{T: t, Scenario: "testdata/uac_early_pin.xml", Target: s.SIPUDP, Service: "3000", Calls: 1, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatal(err)
+	}
+	if !s.logged("call answered: joined from early media") {
+		t.Fatal("the call was not answered from early media")
+	}
+}

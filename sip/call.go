@@ -41,6 +41,7 @@ type call struct {
 	member         Membership   // guarded by mu; nil until in a room
 	session        *ivr.Session // the IVR session, if the call went through it
 	lobbyM         *lobbyMember // guarded by mu; set while in the lobby
+	earlyCh        chan bool    // early-media IVR outcome: true joined, false refused
 	sessionExpires time.Duration
 	refresher      string      // "uac" or "uas"
 	seTimer        media.Timer // guarded by mu
@@ -167,6 +168,15 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		resp.AppendHeader(sipmsg.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=%s", int(se/time.Second), refresher)))
 		resp.AppendHeader(sipmsg.NewHeader("Require", "timer"))
 	}
+	viaIVR := rule.IVR || s.roomNeedsPIN(rule.Room)
+	early := viaIVR && trunk.EarlyMedia && rm != nil
+	if early {
+		// The IVR talks in early media; the call is answered only when
+		// the caller gets into a room.
+		if !c.earlyIVR(rule, body, tx) {
+			return
+		}
+	}
 	if err := dlg.WriteResponse(resp); err != nil {
 		log.Info("call not established", "error", err)
 		c.end("not established")
@@ -181,7 +191,13 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.hangup("no answer sdp")
 		return
 	}
-	if rule.IVR || s.roomNeedsPIN(rule.Room) {
+	if early {
+		s.metrics.answered.Inc()
+		log.Info("call answered: joined from early media", "room", c.room, "codec", neg.Codec.Name)
+		c.armTimers()
+		return
+	}
+	if viaIVR {
 		if err := c.startIVR(rule); err != nil {
 			log.Error("call hung up: ivr failed", "error", err)
 			c.hangup("ivr failed")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	sipmsg "github.com/emiago/sipgo/sip"
+
 	"github.com/setbridge/setbridge/ivr"
 )
 
@@ -42,6 +44,41 @@ func (c *call) startIVR(rule DispatchRule) error {
 	return nil
 }
 
+// earlyIVR runs the IVR in early media: 183 Session Progress with our SDP
+// answer, prompts and digits before the call is answered. It reports true
+// once the caller has joined a room (the caller then sends the 200), and
+// false after it has ended the call: 480 after the IVR's goodbye, or a
+// CANCEL (answered 487 by the transaction layer).
+func (c *call) earlyIVR(rule DispatchRule, sdp []byte, tx sipmsg.ServerTransaction) bool {
+	c.earlyCh = make(chan bool, 1)
+	prog := sipmsg.NewResponseFromRequest(c.dialog.InviteRequest, 183, "Session Progress", sdp)
+	prog.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	prog.AppendHeader(&sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "setbridge",
+		Host: c.local.String(), Port: c.s.portFor(c.dialog.InviteRequest.Transport())}, Params: transportParam(c.dialog.InviteRequest.Transport())})
+	if err := c.dialog.WriteResponse(prog); err != nil {
+		c.end("not established")
+		return false
+	}
+	if err := c.startIVR(rule); err != nil {
+		c.log.Error("call refused: ivr failed", "error", err)
+		_ = c.dialog.Respond(500, "Server Internal Error", nil)
+		c.end("ivr failed")
+		return false
+	}
+	select {
+	case joined := <-c.earlyCh:
+		if joined {
+			return true
+		}
+		_ = c.dialog.Respond(480, "Temporarily Unavailable", nil)
+		c.end("ivr")
+	case <-tx.Done():
+		c.log.Info("call cancelled in early media")
+		c.end("cancelled")
+	}
+	return false
+}
+
 // ivrHandler carries out what the IVR session decides. Its methods run on
 // the lobby's or the room's tick and must not block.
 type ivrHandler struct{ c *call }
@@ -63,6 +100,12 @@ func (h ivrHandler) Join(room ivr.RoomID, role ivr.Role) (int, error) {
 	// mixed over the room's audio by the leg.
 	c.leg.overlay.Store(c.session)
 	c.log.Info("caller joined through the ivr", "room", string(room), "role", role.String())
+	if c.earlyCh != nil {
+		select {
+		case c.earlyCh <- true: // answer the call now
+		default:
+		}
+	}
 	return n, nil
 }
 
@@ -115,5 +158,15 @@ func (h ivrHandler) PINEntry(active bool) {
 func (h ivrHandler) Hangup(reason ivr.HangupReason) {
 	c := h.c
 	c.log.Info("ivr hangs up", "reason", fmt.Sprint(reason))
+	c.mu.Lock()
+	inRoom := c.member != nil
+	c.mu.Unlock()
+	if c.earlyCh != nil && !inRoom {
+		select {
+		case c.earlyCh <- false: // still in early media: refuse the call
+		default:
+		}
+		return
+	}
 	go c.hangup("ivr")
 }

@@ -59,6 +59,10 @@ type Trunk struct {
 	// "inband", or "both" (RFC 4733 and in-band, each digit counted once).
 	// SIP INFO is always accepted.
 	DTMF string `yaml:"dtmf"`
+	// EarlyMedia plays the IVR in early media (183 Session Progress) and
+	// answers the call only when the caller gets into a room; a caller
+	// turned away gets 480 and is never billed.
+	EarlyMedia bool `yaml:"early_media"`
 	// DefaultRoom takes calls to numbers no dispatch rule names.
 	DefaultRoom string `yaml:"default_room"`
 	// Register, when set, keeps an outbound registration with the trunk.
