@@ -468,6 +468,7 @@ type Member struct {
 	format     FormatKey      // shared format bound, if enc != nil
 	enc        *sharedEncoder //
 	badFormat  FormatKey      // a format that failed to build; not retried
+	out        *SharedFrame   // this tick's shared frame, nil for PCM
 }
 
 // ID returns the member's participant id.

@@ -12,6 +12,11 @@ import (
 
 // Room mixes one conference.
 type Room struct {
+	// The listener write phase; tick-owned but for the helpers' ranges.
+	listeners []*Member
+	writers   []chan []*Member
+	written   sync.WaitGroup
+
 	// Cues (join and leave tones) mixed into every output; tick-owned.
 	cues   [][]int16
 	cue    []int16
@@ -329,6 +334,62 @@ func (r *Room) report(t uint64) {
 	r.reported.Wait()
 }
 
+// writeListeners hands every listener its frame: the shared encoded frame
+// bound in the tick, or the common mix as PCM. In rooms of MinParallel
+// listeners or more, len(r.shards)-1 helpers take equal parts while the
+// tick goroutine takes the first; each leg is written by one goroutine.
+func (r *Room) writeListeners() {
+	parts := len(r.shards)
+	if parts == 1 || len(r.listeners) < MinParallel {
+		writeRange(r.listeners, r.mix)
+		return
+	}
+	if r.writers == nil {
+		r.writers = make([]chan []*Member, parts-1)
+		for i := range r.writers {
+			r.writers[i] = make(chan []*Member)
+			r.helpers.Add(1)
+			go func(c chan []*Member) {
+				defer r.helpers.Done()
+				for {
+					select {
+					case ms := <-c:
+						writeRange(ms, r.mix)
+						r.written.Done()
+					case <-r.done:
+						return
+					}
+				}
+			}(r.writers[i])
+		}
+	}
+	n := len(r.listeners)
+	step := (n + parts - 1) / parts
+	for i, c := range r.writers {
+		lo := min(n, (i+1)*step)
+		hi := min(n, (i+2)*step)
+		r.written.Add(1)
+		select {
+		case c <- r.listeners[lo:hi]:
+		case <-r.done:
+			r.written.Done()
+			writeRange(r.listeners[lo:hi], r.mix)
+		}
+	}
+	writeRange(r.listeners[:min(n, step)], r.mix)
+	r.written.Wait()
+}
+
+func writeRange(ms []*Member, mix []int16) {
+	for _, m := range ms {
+		if m.out != nil {
+			m.sd.WriteShared(m.out)
+		} else {
+			m.p.WriteFrame(mix)
+		}
+	}
+}
+
 // startHelper starts the goroutine that runs sh's reports; it stops with
 // the room, and run waits for it.
 func (r *Room) startHelper(sh *shard) {
@@ -406,21 +467,27 @@ func (r *Room) tick() {
 		m.p.WriteFrame(s.out)
 		r.tickCnt.pcmWrites++
 	}
-	// Everyone else hears the common mix.
+	// Everyone else hears the common mix: formats are bound and encoded
+	// once here, then the writes (a socket send per leg) are spread over
+	// the write helpers in a large room.
+	r.listeners = r.listeners[:0]
 	for _, m := range r.members {
 		if m.selected {
 			continue
 		}
+		m.out = nil
 		if m.sd != nil {
 			if enc := r.bindFormat(m); enc != nil {
-				m.sd.WriteShared(enc.encode(t, r.mix, &r.tickCnt))
+				m.out = enc.encode(t, r.mix, &r.tickCnt)
 				r.tickCnt.sharedWrites++
+				r.listeners = append(r.listeners, m)
 				continue
 			}
 		}
-		m.p.WriteFrame(r.mix)
 		r.tickCnt.pcmWrites++
+		r.listeners = append(r.listeners, m)
 	}
+	r.writeListeners()
 
 	// Talkers and counters first, so that whoever a tap wakes sees this
 	// tick's state.
