@@ -2,11 +2,15 @@ package audiotest
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
+
+	"github.com/zaf/g711"
+
+	"github.com/setbridge/setbridge/media/wav"
 )
 
 // Audio is 16-bit PCM; Samples are interleaved when Channels > 1.
@@ -61,15 +65,9 @@ func (a *Audio) Channel(c int) []int16 {
 	return out
 }
 
-const (
-	wavFormatPCM        = 1
-	wavFormatExtensible = 0xFFFE
-)
-
-// ReadWAV reads a 16-bit PCM WAV file (plain or WAVE_FORMAT_EXTENSIBLE).
-// It is lenient with recordings that were not finalised: a data chunk whose
-// declared size runs past the end of the file (or is 0 or 0xFFFFFFFF, as a
-// writer leaves it before closing) is read up to the end of the file.
+// ReadWAV reads a 16-bit PCM WAV file (plain or WAVE_FORMAT_EXTENSIBLE)
+// with media/wav. It is lenient with recordings that were not finalised:
+// the frames that are there are returned.
 func ReadWAV(path string) (*Audio, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -84,92 +82,28 @@ func ReadWAV(path string) (*Audio, error) {
 
 // ParseWAV decodes WAV file contents; see ReadWAV.
 func ParseWAV(data []byte) (*Audio, error) {
-	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WAVE" {
-		return nil, errors.New("not a RIFF/WAVE file")
+	w, err := wav.Read(bytes.NewReader(data))
+	if err != nil && !(errors.Is(err, wav.ErrTruncated) && w != nil) {
+		return nil, err
 	}
-	var (
-		a       Audio
-		haveFmt bool
-		bits    int
-	)
-	p := 12
-	for p+8 <= len(data) {
-		id := string(data[p : p+4])
-		size := int(binary.LittleEndian.Uint32(data[p+4 : p+8]))
-		body := p + 8
-		switch id {
-		case "fmt ":
-			if size < 16 || body+16 > len(data) {
-				return nil, errors.New("short fmt chunk")
-			}
-			f := data[body:]
-			format := binary.LittleEndian.Uint16(f[0:2])
-			a.Channels = int(binary.LittleEndian.Uint16(f[2:4]))
-			a.Rate = int(binary.LittleEndian.Uint32(f[4:8]))
-			bits = int(binary.LittleEndian.Uint16(f[14:16]))
-			if format == wavFormatExtensible && size >= 40 && body+26 <= len(data) {
-				format = binary.LittleEndian.Uint16(f[24:26])
-			}
-			if format != wavFormatPCM {
-				return nil, fmt.Errorf("unsupported WAV format tag %#x (want PCM)", format)
-			}
-			if bits != 16 {
-				return nil, fmt.Errorf("unsupported sample size %d bits (want 16)", bits)
-			}
-			if a.Channels < 1 || a.Rate < 1 {
-				return nil, fmt.Errorf("bad fmt chunk: %d channels, %d Hz", a.Channels, a.Rate)
-			}
-			haveFmt = true
-		case "data":
-			if !haveFmt {
-				return nil, errors.New("data chunk before fmt chunk")
-			}
-			end := body + size
-			if size == 0 || size == 0xFFFFFFFF || end > len(data) {
-				end = len(data)
-			}
-			n := (end - body) / 2
-			n -= n % a.Channels
-			a.Samples = make([]int16, n)
-			for i := range a.Samples {
-				a.Samples[i] = int16(binary.LittleEndian.Uint16(data[body+2*i:]))
-			}
-			return &a, nil
-		}
-		p = body + size + size&1
-	}
-	if !haveFmt {
-		return nil, errors.New("no fmt chunk")
-	}
-	return nil, errors.New("no data chunk")
+	return &Audio{Rate: w.Rate, Channels: w.Channels, Samples: w.Samples}, nil
 }
 
-// EncodeWAV returns a canonical 44-byte-header 16-bit PCM WAV file.
+// EncodeWAV returns a canonical 16-bit PCM WAV file.
 func EncodeWAV(a *Audio) []byte {
-	ch := max(a.Channels, 1)
-	var buf bytes.Buffer
-	dataLen := 2 * len(a.Samples)
-	w := func(v any) { _ = binary.Write(&buf, binary.LittleEndian, v) }
-	buf.WriteString("RIFF")
-	w(uint32(36 + dataLen))
-	buf.WriteString("WAVE")
-	buf.WriteString("fmt ")
-	w(uint32(16))
-	w(uint16(wavFormatPCM))
-	w(uint16(ch))
-	w(uint32(a.Rate))
-	w(uint32(a.Rate * ch * 2))
-	w(uint16(ch * 2))
-	w(uint16(16))
-	buf.WriteString("data")
-	w(uint32(dataLen))
-	w(a.Samples)
-	return buf.Bytes()
+	var buf seekBuffer
+	w, err := wav.NewWriter(&buf, a.Rate, max(a.Channels, 1))
+	if err != nil {
+		return nil
+	}
+	_ = w.Write(a.Samples)
+	_ = w.Close()
+	return buf.b
 }
 
 // WriteWAV writes a as a 16-bit PCM WAV file.
 func WriteWAV(path string, a *Audio) error {
-	return os.WriteFile(path, EncodeWAV(a), 0o644)
+	return wav.WriteFile(path, &wav.Audio{Rate: a.Rate, Channels: max(a.Channels, 1), Samples: a.Samples})
 }
 
 // WriteMonoWAV writes mono samples at rate to path.
@@ -177,11 +111,38 @@ func WriteMonoWAV(path string, rate int, samples []int16) error {
 	return WriteWAV(path, &Audio{Rate: rate, Channels: 1, Samples: samples})
 }
 
+// seekBuffer is an in-memory io.WriteSeeker for EncodeWAV.
+type seekBuffer struct {
+	b   []byte
+	pos int
+}
+
+func (s *seekBuffer) Write(p []byte) (int, error) {
+	if need := s.pos + len(p); need > len(s.b) {
+		s.b = append(s.b, make([]byte, need-len(s.b))...)
+	}
+	copy(s.b[s.pos:], p)
+	s.pos += len(p)
+	return len(p), nil
+}
+
+func (s *seekBuffer) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+		s.pos = int(off)
+	case io.SeekCurrent:
+		s.pos += int(off)
+	case io.SeekEnd:
+		s.pos = len(s.b) + int(off)
+	}
+	return int64(s.pos), nil
+}
+
 // DecodeALaw decodes G.711 A-law bytes to 16-bit linear PCM.
 func DecodeALaw(b []byte) []int16 {
 	out := make([]int16, len(b))
 	for i, v := range b {
-		out[i] = alawToLinear(v)
+		out[i] = g711.DecodeAlawFrame(v)
 	}
 	return out
 }
@@ -190,33 +151,7 @@ func DecodeALaw(b []byte) []int16 {
 func DecodeULaw(b []byte) []int16 {
 	out := make([]int16, len(b))
 	for i, v := range b {
-		out[i] = ulawToLinear(v)
+		out[i] = g711.DecodeUlawFrame(v)
 	}
 	return out
-}
-
-// alawToLinear expands one A-law code: the even bits are inverted on the
-// wire; 3 bits of segment (exponent) and 4 of mantissa follow the sign.
-func alawToLinear(a byte) int16 {
-	a ^= 0x55
-	mant := int(a&0x0f)<<4 + 8 // centre of the quantisation step
-	seg := int(a&0x70) >> 4
-	if seg > 0 {
-		mant = (mant + 0x100) << (seg - 1)
-	}
-	if a&0x80 != 0 {
-		return int16(mant)
-	}
-	return int16(-mant)
-}
-
-// ulawToLinear expands one µ-law code (bits inverted on the wire; biased
-// by 0x84 before the exponent is applied).
-func ulawToLinear(u byte) int16 {
-	u = ^u
-	mag := (int(u&0x0f)<<3 + 0x84) << ((u & 0x70) >> 4)
-	if u&0x80 != 0 {
-		return int16(0x84 - mag)
-	}
-	return int16(mag - 0x84)
 }
