@@ -33,6 +33,19 @@ func toneCaller(t *testing.T, ctx context.Context, s *server, number string, fre
 	return b, rec
 }
 
+// phone starts baresip and waits until its call is established.
+func phone(t *testing.T, ctx context.Context, opts peers.BaresipOptions) *peers.Baresip {
+	t.Helper()
+	b, err := peers.StartBaresip(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitEstablished(ctx); err != nil {
+		t.Fatalf("call not established: %v\n%s", err, b.Output())
+	}
+	return b
+}
+
 // heard reads a recording and returns its mono samples after the first
 // skip (the jitter buffer filling, the other caller joining).
 func heard(t *testing.T, path string, skip time.Duration) ([]int16, int) {
@@ -136,13 +149,7 @@ func TestPhoneHearsSippsRecording(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rec := filepath.Join(t.TempDir(), "heard.wav")
-	b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMA"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.WaitEstablished(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMA"}})
 	res, err := peers.RunSipp(ctx, peers.SippOptions{T: t, Scenario: "uac_pcma_tone", Target: s.SIPUDP, Service: "1000", Calls: 1, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)

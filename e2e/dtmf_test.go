@@ -80,13 +80,7 @@ func TestInbandDigitsFromAPhone(t *testing.T) {
 	s := startServer(t, "sip:\n  trunks:\n    - name: local\n      allowed_addresses: [127.0.0.1]\n      dtmf: inband\n  dispatch:\n    - number: \"1000\"\n      room: demo\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, PlayWAV: src, Codecs: []string{"PCMU"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.WaitEstablished(ctx); err != nil {
-		t.Fatal(err)
-	}
+	phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, PlayWAV: src, Codecs: []string{"PCMU"}})
 	waitFor(t, 10*time.Second, "five digits", func() bool { return s.metric("setbridge_sip_dtmf_digits_total") >= 5 })
 	time.Sleep(500 * time.Millisecond)
 	if got := s.metric("setbridge_sip_dtmf_digits_total"); got != 5 {

@@ -34,13 +34,7 @@ func TestIVRJoinsByConferenceNumber(t *testing.T) {
 	defer inRoom.Stop()
 
 	rec := filepath.Join(t.TempDir(), "ivr-caller.wav")
-	b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMU"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.WaitEstablished(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMU"}})
 	time.Sleep(2 * time.Second) // into the welcome prompt
 	if err := b.SendDTMF(ctx, "1000#", 400*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -121,13 +115,7 @@ func TestIVRWrongPINThreeTimes(t *testing.T) {
 	s := startServer(t, pinRooms)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.WaitEstablished(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
 	time.Sleep(2 * time.Second)
 	for _, entry := range []string{"4321#", "1111#", "2222#", "3333#"} {
 		if err := b.SendDTMF(ctx, entry, 350*time.Millisecond); err != nil {
@@ -165,13 +153,7 @@ func TestRoomCreatedByAPIIsJoinedWithItsPIN(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, Codecs: []string{"PCMA"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.WaitEstablished(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, Codecs: []string{"PCMA"}})
 	time.Sleep(1500 * time.Millisecond)
 	if err := b.SendDTMF(ctx, "4321#", 350*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -207,21 +189,9 @@ func TestJoinToneIsHeardByTheOthers(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 			defer cancel()
 			rec := filepath.Join(t.TempDir(), "first.wav")
-			first, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMU"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := first.WaitEstablished(ctx); err != nil {
-				t.Fatal(err)
-			}
+			first := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMU"}})
 			time.Sleep(time.Second)
-			second, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := second.WaitEstablished(ctx); err != nil {
-				t.Fatal(err)
-			}
+			second := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
 			time.Sleep(1500 * time.Millisecond)
 			first.Stop()
 			second.Stop()

@@ -23,13 +23,7 @@ func TestLoudestTalkersAreHeard(t *testing.T) {
 		if err := audiotest.WriteMonoWAV(src, 8000, audiotest.GenTone(8000, freq, amp, 15*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		b, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, PlayWAV: src, Codecs: []string{"PCMU"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.WaitEstablished(ctx); err != nil {
-			t.Fatal(err)
-		}
+		b := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, PlayWAV: src, Codecs: []string{"PCMU"}})
 		return b
 	}
 	// 1730 Hz sits clear of the μ-law intermodulation products of 440 and
@@ -39,13 +33,7 @@ func TestLoudestTalkersAreHeard(t *testing.T) {
 	loud1 := talker(440, 0.4)
 	loud2 := talker(1000, 0.4)
 	rec := filepath.Join(t.TempDir(), "listener.wav")
-	listener, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMU"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := listener.WaitEstablished(ctx); err != nil {
-		t.Fatal(err)
-	}
+	listener := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, RecordWAV: rec, Codecs: []string{"PCMU"}})
 	time.Sleep(3 * time.Second)
 	listener.Stop()
 	for _, b := range []*peers.Baresip{loud1, loud2, quiet} {
