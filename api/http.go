@@ -26,6 +26,8 @@ type Config struct {
 	DialIn []DialIn
 	// Participants returns the number of participants in a room now.
 	Participants func(room string) int
+	// Recordings, if set, serves the recordings API.
+	Recordings Recordings
 	// Keys are the accepted bearer keys. With none, only loopback clients
 	// are served.
 	Keys   []string
@@ -47,6 +49,7 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("POST /api/rooms/{id}/unlock", h.lock(false))
 	mux.HandleFunc("GET /api/mapper/numbers/{number}", h.mapNumber)
 	mux.HandleFunc("GET /api/mapper/rooms/{id}", h.mapRoom)
+	h.recordings(mux)
 	return h.authorize(mux)
 }
 

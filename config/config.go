@@ -32,6 +32,7 @@ type Config struct {
 	Mixer        Mixer         `yaml:"mixer"`
 	SIP          sip.Config    `yaml:"sip"`
 	IVR          IVR           `yaml:"ivr"`
+	Recordings   Recordings    `yaml:"recordings"`
 	Rooms        []Room        `yaml:"rooms"`
 }
 
@@ -40,6 +41,17 @@ type IVR struct {
 	// PromptsDir holds operator recordings that replace stock prompts of
 	// the same name (WAV, any common rate).
 	PromptsDir string `yaml:"prompts_dir"`
+}
+
+// Recordings configures compliance recordings.
+type Recordings struct {
+	// Dir holds the recordings, their index and (unless KeyFile is set)
+	// the manifest signing key, made on first start.
+	Dir string `yaml:"dir"`
+	// KeyFile is an Ed25519 private key (`setbridge keys generate`).
+	KeyFile string `yaml:"key_file"`
+	// Segment is the length of one WAV segment.
+	Segment time.Duration `yaml:"segment"`
 }
 
 // Room is a conference room known in advance: its dial-in number and PINs.

@@ -51,6 +51,7 @@ type server struct {
 	SIPUDP  string // host:port
 	SIPTCP  string
 	HTTP    string
+	Dir     string // the server's working directory
 	mu      sync.Mutex
 	logs    []string
 	exited  chan struct{}
@@ -73,6 +74,7 @@ func startServer(t *testing.T, extra string, args ...string) *server {
 	}
 	argv = append(argv, args...)
 	cmd := exec.Command(binPath, argv...)
+	cmd.Dir = dir // recordings and other relative paths land in the test's directory
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +83,7 @@ func startServer(t *testing.T, extra string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, exited: make(chan struct{})}
+	s := &server{t: t, cmd: cmd, exited: make(chan struct{}), Dir: dir}
 	ready := make(chan map[string]any, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

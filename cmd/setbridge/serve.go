@@ -176,6 +176,17 @@ func serve(cctx *cli.Context) error {
 			func() float64 { return float64(engine.Stats().PCMWrites) }),
 	)
 
+	recs, err := openRecordings(context.Background(), cfg.Recordings, cfg.Mixer.Rate, engine, log)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("recordings: %v", err), 1)
+	}
+	defer recs.Close()
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_started_total", Help: "Recordings started."},
+			func() float64 { return float64(recs.metrics.Started.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_failed_total", Help: "Recordings that failed (disk full, unwritable, writer behind)."},
+			func() float64 { return float64(recs.metrics.Failed.Load()) }),
+	)
 	rooms, err := newRooms(cfg)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
@@ -197,7 +208,7 @@ func serve(cctx *cli.Context) error {
 		}
 	}
 	gw, err := sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
-		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked}})
+		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked, PINEntry: recs.PINEntry}})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
@@ -220,7 +231,7 @@ func serve(cctx *cli.Context) error {
 	for _, d := range cfg.SIP.Dispatch {
 		dialIn = append(dialIn, api.DialIn{Number: d.Number, Room: d.Room, IVR: d.IVR})
 	}
-	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log,
+	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
 		Participants: func(room string) int { return engine.Participants(mixerengine.RoomID(room)) }}))
 	if cfg.HTTP.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
