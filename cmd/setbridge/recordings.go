@@ -96,7 +96,9 @@ func (rs *recordings) Start(room string) (api.Recording, error) {
 	}
 	rec, err := recorder.New(recorder.Config{Dir: rs.cfg.Dir, Room: recorder.RoomID(room), ID: id, Rate: rs.rate,
 		SegmentDuration: rs.cfg.Segment, Logger: rs.log, Signer: rs.key, Metrics: rs.metrics,
-		OnFailure: func(id string, err error) { rs.log.Error("recording failed", "recording", id, "room", room, "error", err) }})
+		OnFailure: func(id string, err error) {
+			rs.log.Error("recording failed", "recording", id, "room", room, "error", err)
+		}})
 	if err != nil {
 		return api.Recording{}, err
 	}
