@@ -62,7 +62,13 @@ type server struct {
 // listeners on free ports, and the YAML in extra (if any) as its config.
 func startServer(t *testing.T, extra string, args ...string) *server {
 	t.Helper()
-	dir := t.TempDir()
+	return startServerIn(t, t.TempDir(), extra, args...)
+}
+
+// startServerIn is startServer with dir as the working directory, so that
+// a second server can find what a first one left there.
+func startServerIn(t *testing.T, dir, extra string, args ...string) *server {
+	t.Helper()
 	argv := []string{"serve", "--log-format", "json", "--log-level", "debug",
 		"--http-addr", "127.0.0.1:0", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0"}
 	if extra != "" {
