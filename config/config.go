@@ -65,6 +65,8 @@ type Room struct {
 	// EntryTones plays a short tone to the others when someone joins or
 	// leaves (default true).
 	EntryTones *bool `yaml:"entry_tones"`
+	// Record records the room from its first join to its last leave.
+	Record bool `yaml:"record"`
 }
 
 // Log configures logging.

@@ -141,3 +141,29 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("only %v frames survived 2.5 s of recording", r.Frames)
 	}
 }
+
+// TestRoomPolicyRecordsFromFirstJoinToLastLeave: a room with record: true
+// is recorded while anyone is in it, and the recording is sealed when the
+// last phone hangs up.
+func TestRoomPolicyRecordsFromFirstJoinToLastLeave(t *testing.T) {
+	s := startServer(t, "rooms:\n  - id: demo\n    conference_number: \"1000\"\n    record: true\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, _ := toneCaller(t, ctx, s, "1000", 440, []string{"PCMU"})
+	time.Sleep(1500 * time.Millisecond)
+	b.Stop()
+	var list struct {
+		Recordings []struct {
+			ID, Room, Status string
+			Frames           float64
+		}
+	}
+	waitFor(t, 10*time.Second, "the policy recording to be sealed", func() bool {
+		_, body := s.get("/api/recordings")
+		json.Unmarshal([]byte(body), &list)
+		return len(list.Recordings) == 1 && list.Recordings[0].Status == "stopped"
+	})
+	if r := list.Recordings[0]; r.Room != "demo" || r.Frames < 50 {
+		t.Fatalf("policy recording %+v", r)
+	}
+}

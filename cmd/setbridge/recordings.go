@@ -35,6 +35,7 @@ type recordings struct {
 	mu     sync.Mutex
 	active map[string]*activeRecording // by id; guarded by mu
 	byRoom map[string]*activeRecording // guarded by mu
+	pins   map[string]int              // PIN entries in progress per room; guarded by mu
 	wg     sync.WaitGroup
 }
 
@@ -70,7 +71,7 @@ func openRecordings(ctx context.Context, cfg config.Recordings, rate int, engine
 		return nil, err
 	}
 	rs := &recordings{cfg: cfg, rate: rate, engine: engine, key: key, idx: idx, log: log, metrics: &recorder.Metrics{},
-		active: map[string]*activeRecording{}, byRoom: map[string]*activeRecording{}}
+		active: map[string]*activeRecording{}, byRoom: map[string]*activeRecording{}, pins: map[string]int{}}
 	recovered, err := recorder.Recover(cfg.Dir, recorder.RecoverConfig{Signer: key, Logger: log, Metrics: rs.metrics})
 	if err != nil {
 		log.Error("recovering recordings", "error", err)
@@ -101,6 +102,9 @@ func (rs *recordings) Start(room string) (api.Recording, error) {
 		}})
 	if err != nil {
 		return api.Recording{}, err
+	}
+	for range rs.pins[room] {
+		rec.PINEntry(true) // someone is entering a PIN right now
 	}
 	if err := rec.Start(0); err != nil {
 		return api.Recording{}, err
@@ -178,13 +182,46 @@ func (rs *recordings) Resume(id string) error {
 	return a.rec.Resume()
 }
 
-// PINEntry pauses the room's recording while someone enters a PIN.
+// PINEntry pauses the room's recording while someone enters a PIN; it
+// counts entries in progress so a recording started meanwhile pauses too.
 func (rs *recordings) PINEntry(room string, active bool) {
 	rs.mu.Lock()
+	if active {
+		rs.pins[room]++
+	} else if rs.pins[room] > 0 {
+		if rs.pins[room]--; rs.pins[room] == 0 {
+			delete(rs.pins, room)
+		}
+	}
 	a := rs.byRoom[room]
 	rs.mu.Unlock()
 	if a != nil {
 		a.rec.PINEntry(active)
+	}
+}
+
+// Talkers adds the mixer's talker changes to the room's recording.
+func (rs *recordings) Talkers(room string, tick uint64, talkers []mixerengine.ParticipantID) {
+	rs.mu.Lock()
+	a := rs.byRoom[room]
+	rs.mu.Unlock()
+	if a == nil {
+		return
+	}
+	ids := make([]recorder.ParticipantID, len(talkers))
+	for i, t := range talkers {
+		ids[i] = recorder.ParticipantID(t)
+	}
+	a.rec.Talkers(tick, ids)
+}
+
+// RoomEmpty ends the room's recording when its last participant leaves.
+func (rs *recordings) RoomEmpty(room string) {
+	rs.mu.Lock()
+	a := rs.byRoom[room]
+	rs.mu.Unlock()
+	if a != nil {
+		_ = a.rec.Stop(0)
 	}
 }
 

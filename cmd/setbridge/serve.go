@@ -99,6 +99,8 @@ func newLogger(c config.Log) *slog.Logger {
 // plays the join and leave tones of rooms that want them.
 type conference struct {
 	e          *mixerengine.Engine
+	recs       *recordings
+	recordFor  map[string]bool // rooms with record: true
 	joinTone   []int16
 	leaveTone  []int16
 	noTonesFor map[string]bool // rooms with entry_tones: false
@@ -111,8 +113,15 @@ func (c *conference) Join(room string, p media.Participant) (sip.Membership, err
 	if err != nil {
 		return nil, err
 	}
-	if !c.noTonesFor[room] && c.e.Participants(mixerengine.RoomID(room)) > 1 {
+	n := c.e.Participants(mixerengine.RoomID(room))
+	if !c.noTonesFor[room] && n > 1 {
 		c.e.Cue(mixerengine.RoomID(room), c.joinTone)
+	}
+	if n == 1 && c.recordFor[room] {
+		// Room policy: record from the first join to the last leave.
+		if _, err := c.recs.Start(room); err != nil && !errors.Is(err, api.ErrRecordingBusy) {
+			slog.Error("policy recording not started", "room", room, "error", err)
+		}
 	}
 	return membership{m, c}, nil
 }
@@ -129,8 +138,12 @@ type membership struct {
 func (m membership) Leave() {
 	m.Member.Leave()
 	room := m.Member.Room()
-	if !m.c.noTonesFor[string(room)] && m.c.e.Participants(room) > 0 {
+	left := m.c.e.Participants(room)
+	if !m.c.noTonesFor[string(room)] && left > 0 {
 		m.c.e.Cue(room, m.c.leaveTone)
+	}
+	if left == 0 {
+		m.c.recs.RoomEmpty(string(room))
 	}
 }
 
@@ -160,8 +173,14 @@ func serve(cctx *cli.Context) error {
 		Help:    "Time each room's 20 ms mixer tick took.",
 		Buckets: []float64{50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 10e-3, 15e-3, 20e-3, 40e-3}})
 	reg.MustRegister(tickSeconds)
+	var recsRef atomic.Pointer[recordings] // set once the recordings are open
 	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, TopK: cfg.Mixer.TopK, HangOver: cfg.Mixer.HangOver, Logger: log,
-		OnTickDuration: func(d time.Duration) { tickSeconds.Observe(d.Seconds()) }})
+		OnTickDuration: func(d time.Duration) { tickSeconds.Observe(d.Seconds()) },
+		OnTalkers: func(room mixerengine.RoomID, tick uint64, talkers []mixerengine.ParticipantID) {
+			if r := recsRef.Load(); r != nil {
+				r.Talkers(string(room), tick, talkers)
+			}
+		}})
 	defer engine.Close()
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "setbridge_mixer_rooms", Help: "Rooms being mixed."},
@@ -181,6 +200,7 @@ func serve(cctx *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("recordings: %v", err), 1)
 	}
 	defer recs.Close()
+	recsRef.Store(recs)
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_started_total", Help: "Recordings started."},
 			func() float64 { return float64(recs.metrics.Started.Load()) }),
@@ -195,7 +215,7 @@ func serve(cctx *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("ivr prompts: %v", err), 2)
 	}
-	conf := &conference{e: engine, noTonesFor: map[string]bool{}}
+	conf := &conference{e: engine, recs: recs, noTonesFor: map[string]bool{}, recordFor: map[string]bool{}}
 	if p, ok := prompts.Get(ivr.PromptBeepJoin); ok {
 		conf.joinTone = p.Samples()
 	}
@@ -206,6 +226,7 @@ func serve(cctx *cli.Context) error {
 		if r.EntryTones != nil && !*r.EntryTones {
 			conf.noTonesFor[r.ID] = true
 		}
+		conf.recordFor[r.ID] = r.Record
 	}
 	gw, err := sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
 		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked, PINEntry: recs.PINEntry}})
