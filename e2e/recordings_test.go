@@ -167,3 +167,104 @@ func TestRoomPolicyRecordsFromFirstJoinToLastLeave(t *testing.T) {
 		t.Fatalf("policy recording %+v", r)
 	}
 }
+
+const boardRoom = `
+rooms:
+  - id: demo
+    conference_number: "1000"
+  - id: board
+    conference_number: "4321"
+    pin: "2468"
+    moderator_pin: "97531"
+`
+
+// TestPINEntryPausesTheRecording: while a second caller types the PIN of
+// room board, board's recording is paused: the range is listed in the
+// manifest with reason "pin", and it is silent though the first caller's
+// tone goes on.
+func TestPINEntryPausesTheRecording(t *testing.T) {
+	s := startServer(t, boardRoom)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "tone.wav")
+	audiotest.WriteMonoWAV(src, 8000, audiotest.GenTone(8000, 440, 0.3, 30*time.Second))
+	first := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, PlayWAV: src, Codecs: []string{"PCMU"}})
+	defer first.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	first.SendDTMF(ctx, "4321#", 300*time.Millisecond)
+	time.Sleep(2 * time.Second)
+	first.SendDTMF(ctx, "2468#", 300*time.Millisecond)
+	waitFor(t, 10*time.Second, "the first caller in board", func() bool { return s.logged(`"room":"board"`) && s.logged("caller joined through the ivr") })
+	code, rec := apiPost(t, s, "/api/rooms/board/recordings")
+	if code != 201 {
+		t.Fatalf("start: %d %v", code, rec)
+	}
+	id := rec["id"].(string)
+	time.Sleep(time.Second)
+
+	second := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
+	defer second.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	second.SendDTMF(ctx, "4321#", 300*time.Millisecond)
+	time.Sleep(3 * time.Second) // the PIN prompt
+	second.SendDTMF(ctx, "2468#", 300*time.Millisecond)
+	time.Sleep(2 * time.Second)
+	if code, rec = apiPost(t, s, "/api/recordings/"+id+"/stop"); code != 200 {
+		t.Fatalf("stop: %d %v", code, rec)
+	}
+	var m struct {
+		StartTick uint64 `json:"start_tick"`
+		Paused    []struct {
+			From    uint64   `json:"from_tick"`
+			To      uint64   `json:"to_tick"`
+			Reasons []string `json:"reasons"`
+		} `json:"paused"`
+	}
+	raw, _ := json.Marshal(rec["manifest"])
+	if err := json.Unmarshal(raw, &m); err != nil || len(m.Paused) != 1 || m.Paused[0].Reasons[0] != "pin" {
+		t.Fatalf("manifest pauses %+v (%v)\n%s", m.Paused, err, raw)
+	}
+	p := m.Paused[0]
+	t.Logf("paused for the PIN over ticks [%d, %d) (%.1f s)", p.From, p.To, float64(p.To-p.From)/50)
+	dir := filepath.Join(s.Dir, "recordings", id)
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.wav"))
+	var all []int16
+	for _, seg := range segs {
+		a, err := audiotest.ReadWAV(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, a.Samples...)
+	}
+	at := func(tick uint64) int { return int(tick-m.StartTick) * 960 }
+	paused := all[at(p.From):at(p.To)]
+	before := all[:at(p.From)]
+	if lv := audiotest.RMSdBFS(paused); lv > -90 {
+		t.Errorf("the paused range is not silent: %.1f dBFS", lv)
+	}
+	if lv := audiotest.ToneLevelDB(before, 48000, 440); lv < -25 {
+		t.Errorf("before the pause the first caller's tone is missing (%.1f dB)", lv)
+	}
+}
+
+// TestModeratorStarStarts9Recording: a moderator's *9 starts the room's
+// recording and a second *9 stops it.
+func TestModeratorStar9Recording(t *testing.T) {
+	s := startServer(t, boardRoom)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:2000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
+	defer b.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	b.SendDTMF(ctx, "4321#", 300*time.Millisecond)
+	time.Sleep(2 * time.Second)
+	b.SendDTMF(ctx, "97531#", 300*time.Millisecond)
+	waitFor(t, 10*time.Second, "the moderator in board", func() bool { return s.logged(`"role":"moderator"`) })
+	time.Sleep(3 * time.Second) // "you are the only person in this conference"
+	recordings := func() string { _, body := s.get("/api/recordings"); return body }
+	b.SendDTMF(ctx, "*9", 300*time.Millisecond)
+	waitFor(t, 5*time.Second, "a recording", func() bool { return strings.Contains(recordings(), `"status":"recording"`) })
+	time.Sleep(1500 * time.Millisecond)
+	b.SendDTMF(ctx, "*9", 300*time.Millisecond)
+	waitFor(t, 5*time.Second, "the recording to stop", func() bool { return strings.Contains(recordings(), `"status":"stopped"`) })
+}

@@ -36,11 +36,14 @@ const (
 	PromptUnmuted      = "conf-unmuted"      // "You are no longer muted."
 	PromptLocked       = "conf-locked"       // "The conference is now locked."
 	PromptUnlocked     = "conf-unlocked"     // "The conference is now unlocked."
-	PromptRoomLocked   = "conf-roomlocked"   // "This conference is locked."
-	PromptHelp         = "conf-help"         // *6 mute/unmute, *# count, *0 help
-	PromptGoodbye      = "vm-goodbye"        // "Goodbye."
-	PromptBeepJoin     = "beep-join"         // rising two-tone beep
-	PromptBeepLeave    = "beep-leave"        // falling two-tone beep
+
+	PromptRecordingStarted = "conf-recordingstarted" // "This conference is now being recorded."
+	PromptRecordingStopped = "conf-recordingstopped" // "Recording has stopped."
+	PromptRoomLocked       = "conf-roomlocked"       // "This conference is locked."
+	PromptHelp             = "conf-help"             // *6 mute/unmute, *# count, *0 help
+	PromptGoodbye          = "vm-goodbye"            // "Goodbye."
+	PromptBeepJoin         = "beep-join"             // rising two-tone beep
+	PromptBeepLeave        = "beep-leave"            // falling two-tone beep
 )
 
 // MaxPromptDuration is the longest prompt LoadPrompts accepts.

@@ -79,6 +79,10 @@ const (
 	// caller hears conf-locked or conf-unlocked, after
 	// CommandResult.Locked.
 	ActionToggleLock
+	// ActionToggleRecord starts or stops the room's recording (moderators
+	// only); the caller hears conf-recordingstarted or
+	// conf-recordingstopped, after CommandResult.Recording.
+	ActionToggleRecord
 )
 
 func (a Action) String() string {
@@ -91,17 +95,20 @@ func (a Action) String() string {
 		return "help"
 	case ActionToggleLock:
 		return "toggle_lock"
+	case ActionToggleRecord:
+		return "toggle_record"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
 
 // ModeratorOnly reports whether only moderators may use a.
-func (a Action) ModeratorOnly() bool { return a == ActionToggleLock }
+func (a Action) ModeratorOnly() bool { return a == ActionToggleLock || a == ActionToggleRecord }
 
-func (a Action) valid() bool { return a >= ActionToggleMute && a <= ActionToggleLock }
+func (a Action) valid() bool { return a >= ActionToggleMute && a <= ActionToggleRecord }
 
 // DefaultCommands returns the default in-call command map: *6 mute/unmute,
-// *# participant count, *0 help, and for moderators *1 lock/unlock. The
+// *# participant count, *0 help, and for moderators *1 lock/unlock and *9
+// recording on/off. The
 // stock conf-help prompt describes these; an operator who changes the map
 // should record a conf-help to match.
 func DefaultCommands() map[string]Action {
@@ -110,6 +117,7 @@ func DefaultCommands() map[string]Action {
 		"*#": ActionCount,
 		"*0": ActionHelp,
 		"*1": ActionToggleLock,
+		"*9": ActionToggleRecord,
 	}
 }
 
@@ -125,6 +133,7 @@ type Command struct {
 type CommandResult struct {
 	Muted        bool // ActionToggleMute: the caller is now muted
 	Locked       bool // ActionToggleLock: the room is now locked
+	Recording    bool // ActionToggleRecord: the room is now being recorded
 	Participants int  // ActionCount: participants in the room, the caller included
 }
 
@@ -320,6 +329,7 @@ var sessionPrompts = []string{
 	PromptWelcome, PromptGetConfNo, PromptGetPIN, PromptInvalid, PromptInvalidPIN,
 	PromptOnlyPerson, PromptOnlyOne, PromptThereAre, PromptOtherInParty,
 	PromptMuted, PromptUnmuted, PromptLocked, PromptUnlocked, PromptRoomLocked,
+	PromptRecordingStarted, PromptRecordingStopped,
 	PromptHelp, PromptGoodbye,
 }
 

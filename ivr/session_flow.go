@@ -355,6 +355,12 @@ func (s *Session) run(a Action) {
 		} else {
 			s.play(PromptUnlocked)
 		}
+	case ActionToggleRecord:
+		if res.Recording {
+			s.play(PromptRecordingStarted)
+		} else {
+			s.play(PromptRecordingStopped)
+		}
 	}
 }
 

@@ -137,6 +137,16 @@ func (h ivrHandler) Command(cmd ivr.Command) (ivr.CommandResult, error) {
 		}
 		c.log.Info("room lock toggled by a moderator", "room", room, "locked", !r.Locked)
 		return ivr.CommandResult{Locked: !r.Locked}, nil
+	case ivr.ActionToggleRecord:
+		if c.s.ivr.ToggleRecording == nil || c.s.ivr.Recording == nil {
+			break
+		}
+		// Starting or stopping a recording touches the disk: not on the tick.
+		go func() {
+			on, err := c.s.ivr.ToggleRecording(room)
+			c.log.Info("recording toggled by a moderator", "room", room, "recording", on, "error", err)
+		}()
+		return ivr.CommandResult{Recording: !c.s.ivr.Recording(room)}, nil
 	}
 	return ivr.CommandResult{}, fmt.Errorf("%v is not supported yet", cmd.Action)
 }

@@ -66,6 +66,11 @@ type IVR struct {
 	Room func(id string) (ivr.Room, bool)
 	// SetLocked locks or unlocks a room (a moderator's *1).
 	SetLocked func(room string, locked bool) error
+	// ToggleRecording starts or stops room's recording (a moderator's *9)
+	// and reports whether it is now recording.
+	ToggleRecording func(room string) (bool, error)
+	// Recording reports whether room is being recorded.
+	Recording func(room string) bool
 	// PINEntry, if set, is told when a caller starts and stops entering a
 	// PIN for room, so that a recording of the room pauses meanwhile. It
 	// runs on a media tick and must not block.

@@ -215,6 +215,26 @@ func (rs *recordings) Talkers(room string, tick uint64, talkers []mixerengine.Pa
 	a.rec.Talkers(tick, ids)
 }
 
+// Recording reports whether room is being recorded.
+func (rs *recordings) Recording(room string) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	_, ok := rs.byRoom[room]
+	return ok
+}
+
+// Toggle starts room's recording, or stops the one in progress.
+func (rs *recordings) Toggle(room string) (bool, error) {
+	rs.mu.Lock()
+	a := rs.byRoom[room]
+	rs.mu.Unlock()
+	if a != nil {
+		return false, rs.Stop(a.rec.ID())
+	}
+	_, err := rs.Start(room)
+	return err == nil, err
+}
+
 // RoomEmpty ends the room's recording when its last participant leaves.
 func (rs *recordings) RoomEmpty(room string) {
 	rs.mu.Lock()

@@ -229,7 +229,8 @@ func serve(cctx *cli.Context) error {
 		conf.recordFor[r.ID] = r.Record
 	}
 	gw, err := sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
-		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked, PINEntry: recs.PINEntry}})
+		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked, PINEntry: recs.PINEntry,
+			ToggleRecording: recs.Toggle, Recording: recs.Recording}})
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
