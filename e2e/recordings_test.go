@@ -268,3 +268,82 @@ func TestModeratorStar9Recording(t *testing.T) {
 	b.SendDTMF(ctx, "*9", 300*time.Millisecond)
 	waitFor(t, 5*time.Second, "the recording to stop", func() bool { return strings.Contains(recordings(), `"status":"stopped"`) })
 }
+
+// TestRecordingHoldsTheBurstsExactly: a phone plays numbered tone bursts
+// (burst k at 400+100k Hz, 100 ms long, one every 500 ms); the recording
+// between start and stop holds them in order, none missing or doubled, and
+// exactly 25 frames apart: no frame dropped or added on the way.
+func TestRecordingHoldsTheBurstsExactly(t *testing.T) {
+	const bursts, period, burstLen = 16, 500 * time.Millisecond, 100 * time.Millisecond
+	var signal []int16
+	for k := range bursts {
+		signal = append(signal, audiotest.GenTone(8000, float64(400+100*k), 0.3, burstLen)...)
+		signal = append(signal, audiotest.GenSilence(8000, period-burstLen)...)
+	}
+	src := filepath.Join(t.TempDir(), "bursts.wav")
+	audiotest.WriteMonoWAV(src, 8000, signal)
+	// No join tone: its 660 and 880 Hz would pass for bursts 3 and 5.
+	s := startServer(t, "rooms:\n  - id: demo\n    conference_number: \"1000\"\n    entry_tones: false\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	code, rec := apiPost(t, s, "/api/rooms/demo/recordings")
+	if code != 201 {
+		t.Fatalf("start: %d %v", code, rec)
+	}
+	id := rec["id"].(string)
+	b := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, PlayWAV: src, Codecs: []string{"PCMU"}})
+	defer b.Stop()
+	// A listener, so the caller's voice is in the common mix.
+	listener := phone(t, ctx, peers.BaresipOptions{T: t, Dial: "sip:1000@" + s.SIPUDP, Codecs: []string{"PCMU"}})
+	defer listener.Stop()
+	time.Sleep(6 * time.Second)
+	if code, rec = apiPost(t, s, "/api/recordings/"+id+"/stop"); code != 200 {
+		t.Fatalf("stop: %d %v", code, rec)
+	}
+	segs, _ := filepath.Glob(filepath.Join(s.Dir, "recordings", id, "seg-*.wav"))
+	var all []int16
+	for _, seg := range segs {
+		a, err := audiotest.ReadWAV(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, a.Samples...)
+	}
+	// Classify each 20 ms frame by its burst, then find burst starts.
+	freqs := make([]float64, bursts)
+	for k := range freqs {
+		freqs[k] = float64(400 + 100*k)
+	}
+	type start struct{ frame, k int }
+	var starts []start
+	prev := -1
+	for f := 0; (f+1)*960 <= len(all); f++ {
+		w := all[f*960 : (f+1)*960]
+		k := -1
+		if fr, lv := audiotest.DominantTone(w, 48000, freqs); lv > -30 {
+			k = int(fr-400) / 100
+		}
+		if k >= 0 && k != prev {
+			starts = append(starts, start{f, k})
+		}
+		prev = k
+	}
+	t.Logf("bursts found at frames %v", starts)
+	// The first and the last burst may be cut by start and stop; the ones
+	// between must follow each other exactly.
+	if len(starts) < 8 {
+		t.Fatalf("only %d bursts in %d frames", len(starts), len(all)/960)
+	}
+	for i := 2; i < len(starts)-1; i++ {
+		a, b := starts[i-1], starts[i]
+		if b.k != a.k+1 {
+			t.Errorf("burst %d follows burst %d: a burst missing or doubled", b.k, a.k)
+		}
+		if d := b.frame - a.frame; d != 25 {
+			t.Errorf("bursts %d and %d are %d frames apart, want 25", a.k, b.k, d)
+		}
+	}
+	if f, _ := rec["frames"].(float64); int(f)*960 != len(all) {
+		t.Errorf("the manifest says %v frames, the segments hold %d samples", f, len(all))
+	}
+}
