@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,23 +47,34 @@ var serverFlags = []cli.Flag{
 	&cli.StringFlag{Name: "api-key", Usage: "API key (Authorization: Bearer)", EnvVars: []string{"SETBRIDGE_API_KEY"}},
 }
 
-func apiGet(cctx *cli.Context, path string, out any) error {
+// apiRequest GETs path from the server, with the API key if one is given,
+// and fails unless the answer is 200.
+func apiRequest(cctx *cli.Context, path string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(cctx.Context, http.MethodGet, strings.TrimRight(cctx.String("server"), "/")+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if k := cctx.String("api-key"); k != "" {
 		req.Header.Set("Authorization", "Bearer "+k)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		defer res.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return nil, fmt.Errorf("GET %s: %s: %s", path, res.Status, strings.TrimSpace(string(b)))
+	}
+	return res, nil
+}
+
+func apiGet(cctx *cli.Context, path string, out any) error {
+	res, err := apiRequest(cctx, path)
+	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		return fmt.Errorf("GET %s: %s: %s", path, res.Status, strings.TrimSpace(string(b)))
-	}
 	return json.NewDecoder(res.Body).Decode(out)
 }
 
@@ -166,7 +176,7 @@ func fetchRecording(cctx *cli.Context, id, dir string) error {
 		return err
 	}
 	for _, name := range rec.Files {
-		if err := fetchFile(cctx.Context, cctx, id, name, filepath.Join(dir, name)); err != nil {
+		if err := fetchFile(cctx, id, name, filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -174,23 +184,12 @@ func fetchRecording(cctx *cli.Context, id, dir string) error {
 	return nil
 }
 
-func fetchFile(ctx context.Context, cctx *cli.Context, id, name, path string) error {
-	u := strings.TrimRight(cctx.String("server"), "/") + "/api/recordings/" + url.PathEscape(id) + "/files/" + url.PathEscape(name)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	if k := cctx.String("api-key"); k != "" {
-		req.Header.Set("Authorization", "Bearer "+k)
-	}
-	res, err := http.DefaultClient.Do(req)
+func fetchFile(cctx *cli.Context, id, name, path string) error {
+	res, err := apiRequest(cctx, "/api/recordings/"+url.PathEscape(id)+"/files/"+url.PathEscape(name))
 	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET: %s", res.Status)
-	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
