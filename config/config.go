@@ -52,6 +52,23 @@ type Recordings struct {
 	KeyFile string `yaml:"key_file"`
 	// Segment is the length of one WAV segment.
 	Segment time.Duration `yaml:"segment"`
+	// S3, when its endpoint is set, copies every segment and manifest to
+	// an S3-compatible object store as the recording is written.
+	S3 S3 `yaml:"s3"`
+}
+
+// S3 is an S3-compatible object store.
+type S3 struct {
+	Endpoint  string `yaml:"endpoint"` // host:port
+	Bucket    string `yaml:"bucket"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	UseSSL    bool   `yaml:"use_ssl"`
+	Region    string `yaml:"region"`
+	Prefix    string `yaml:"prefix"`
+	// Retention puts a COMPLIANCE Object Lock retention of this length on
+	// each object, where the bucket has Object Lock enabled.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Room is a conference room known in advance: its dial-in number and PINs.

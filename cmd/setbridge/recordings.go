@@ -18,6 +18,7 @@ import (
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/recorder"
 	"github.com/setbridge/setbridge/recorder/index"
+	"github.com/setbridge/setbridge/recorder/s3store"
 )
 
 // recordings runs the recordings of this process: one recorder per
@@ -31,6 +32,7 @@ type recordings struct {
 	idx     *index.Index
 	log     *slog.Logger
 	metrics *recorder.Metrics
+	s3      *s3store.Uploader // nil without object storage
 
 	mu     sync.Mutex
 	active map[string]*activeRecording // by id; guarded by mu
@@ -70,7 +72,16 @@ func openRecordings(ctx context.Context, cfg config.Recordings, rate int, engine
 	if err != nil {
 		return nil, err
 	}
-	rs := &recordings{cfg: cfg, rate: rate, engine: engine, key: key, idx: idx, log: log, metrics: &recorder.Metrics{},
+	var up *s3store.Uploader
+	if cfg.S3.Endpoint != "" {
+		c := cfg.S3
+		if up, err = s3store.New(ctx, s3store.Config{Endpoint: c.Endpoint, Bucket: c.Bucket, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
+			UseSSL: c.UseSSL, Region: c.Region, Prefix: c.Prefix, Retention: c.Retention, Logger: log}); err != nil {
+			idx.Close()
+			return nil, fmt.Errorf("object store: %w", err)
+		}
+	}
+	rs := &recordings{cfg: cfg, rate: rate, engine: engine, key: key, idx: idx, log: log, metrics: &recorder.Metrics{}, s3: up,
 		active: map[string]*activeRecording{}, byRoom: map[string]*activeRecording{}, pins: map[string]int{}}
 	recovered, err := recorder.Recover(cfg.Dir, recorder.RecoverConfig{Signer: key, Logger: log, Metrics: rs.metrics})
 	if err != nil {
@@ -79,6 +90,11 @@ func openRecordings(ctx context.Context, cfg config.Recordings, rate int, engine
 	for _, m := range recovered {
 		if err := idx.Put(ctx, m.Summary(filepath.Join(cfg.Dir, m.ID))); err != nil {
 			log.Error("indexing a recovered recording", "recording", m.ID, "error", err)
+		}
+		if up != nil {
+			if err := up.Sync(ctx, m.ID, filepath.Join(cfg.Dir, m.ID)); err != nil {
+				log.Error("uploading a recovered recording", "recording", m.ID, "error", err)
+			}
 		}
 	}
 	return rs, nil
@@ -110,6 +126,12 @@ func (rs *recordings) Start(room string) (api.Recording, error) {
 		return api.Recording{}, err
 	}
 	a := &activeRecording{rec: rec, room: room, indexed: make(chan struct{})}
+	var watch *s3store.Watcher
+	if rs.s3 != nil {
+		if watch, err = rs.s3.Watch(id, rec.Dir(), rec.Done()); err != nil {
+			rs.log.Error("object store upload not started", "recording", id, "error", err)
+		}
+	}
 	a.stopTap = rs.engine.Tap(mixerengine.RoomID(room), rec.Frame)
 	rs.active[id], rs.byRoom[room] = a, a
 	rs.wg.Add(1)
@@ -123,6 +145,14 @@ func (rs *recordings) Start(room string) (api.Recording, error) {
 		delete(rs.byRoom, room)
 		rs.mu.Unlock()
 		close(a.indexed)
+		if watch != nil {
+			// The final pass uploads the sealed manifest and any last segment.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			if err := watch.Wait(ctx); err != nil {
+				rs.log.Error("object store upload incomplete", "recording", id, "error", err)
+			}
+			cancel()
+		}
 	}()
 	return rs.view(rec.Status()), nil
 }
@@ -330,5 +360,8 @@ func (rs *recordings) Close() {
 	}
 	rs.mu.Unlock()
 	rs.wg.Wait()
+	if rs.s3 != nil {
+		rs.s3.Close()
+	}
 	rs.idx.Close()
 }
