@@ -34,6 +34,9 @@ type recordings struct {
 	metrics *recorder.Metrics
 	s3      *s3store.Uploader // nil without object storage
 
+	ctx    context.Context // ends at Close: background uploads stop
+	cancel context.CancelFunc
+
 	mu     sync.Mutex
 	active map[string]*activeRecording // by id; guarded by mu
 	byRoom map[string]*activeRecording // guarded by mu
@@ -91,13 +94,36 @@ func openRecordings(ctx context.Context, cfg config.Recordings, rate int, engine
 		if err := idx.Put(ctx, m.Summary(filepath.Join(cfg.Dir, m.ID))); err != nil {
 			log.Error("indexing a recovered recording", "recording", m.ID, "error", err)
 		}
-		if up != nil {
-			if err := up.Sync(ctx, m.ID, filepath.Join(cfg.Dir, m.ID)); err != nil {
-				log.Error("uploading a recovered recording", "recording", m.ID, "error", err)
-			}
-		}
+	}
+	rs.ctx, rs.cancel = context.WithCancel(context.Background())
+	if up != nil {
+		// Every finished recording is synced once more in the background:
+		// recovered ones, and any whose upload failed while the store was
+		// down. Files already stored cost one HEAD each.
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			rs.syncAll()
+		}()
 	}
 	return rs, nil
+}
+
+// syncAll uploads whatever of the finished recordings the store lacks.
+func (rs *recordings) syncAll() {
+	done, err := rs.idx.List(rs.ctx, index.Filter{})
+	if err != nil {
+		rs.log.Error("listing recordings to upload", "error", err)
+		return
+	}
+	for _, s := range done {
+		if rs.ctx.Err() != nil {
+			return
+		}
+		if err := rs.s3.Sync(rs.ctx, s.ID, filepath.Join(rs.cfg.Dir, s.ID)); err != nil {
+			rs.log.Error("uploading a finished recording", "recording", s.ID, "error", err)
+		}
+	}
 }
 
 // Start begins recording room's mix from its next tick.
@@ -146,8 +172,9 @@ func (rs *recordings) Start(room string) (api.Recording, error) {
 		rs.mu.Unlock()
 		close(a.indexed)
 		if watch != nil {
-			// The final pass uploads the sealed manifest and any last segment.
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			// The final pass uploads the sealed manifest and any last
+			// segment; what it cannot store is synced at the next start.
+			ctx, cancel := context.WithTimeout(rs.ctx, 2*time.Minute)
 			if err := watch.Wait(ctx); err != nil {
 				rs.log.Error("object store upload incomplete", "recording", id, "error", err)
 			}
@@ -352,14 +379,17 @@ func (rs *recordings) Dir(id string) (string, error) {
 }
 
 // Close stops every recording in progress at the next tick, waits for
-// them to be sealed, and closes the index.
+// them to be sealed (and, for up to 20 s, uploaded), and closes the index.
 func (rs *recordings) Close() {
 	rs.mu.Lock()
 	for _, a := range rs.active {
 		_ = a.rec.Stop(0)
 	}
 	rs.mu.Unlock()
+	t := time.AfterFunc(20*time.Second, rs.cancel)
 	rs.wg.Wait()
+	t.Stop()
+	rs.cancel()
 	if rs.s3 != nil {
 		rs.s3.Close()
 	}

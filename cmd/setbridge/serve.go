@@ -207,6 +207,15 @@ func serve(cctx *cli.Context) error {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_failed_total", Help: "Recordings that failed (disk full, unwritable, writer behind)."},
 			func() float64 { return float64(recs.metrics.Failed.Load()) }),
 	)
+	if recs.s3 != nil {
+		m := recs.s3.Metrics()
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_uploads_total", Help: "Recording files stored in the object store."},
+				func() float64 { return float64(m.Uploads.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_upload_failures_total", Help: "Recording files the object store did not take after every retry."},
+				func() float64 { return float64(m.Failures.Load()) }),
+		)
+	}
 	rooms, err := newRooms(cfg)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
