@@ -77,9 +77,9 @@ type Decoder interface {
 func (c Codec) NewEncoder() (Encoder, error) {
 	switch c.Name {
 	case PCMU.Name:
-		return ulawCodec{}, nil
+		return ulawCodec, nil
 	case PCMA.Name:
-		return alawCodec{}, nil
+		return alawCodec, nil
 	case G722.Name:
 		return newG722Encoder(), nil
 	case Opus.Name:
@@ -99,9 +99,9 @@ func (c Codec) NewEncoder() (Encoder, error) {
 func (c Codec) NewDecoder() (Decoder, error) {
 	switch c.Name {
 	case PCMU.Name:
-		return ulawCodec{}, nil
+		return ulawCodec, nil
 	case PCMA.Name:
-		return alawCodec{}, nil
+		return alawCodec, nil
 	case G722.Name:
 		return newG722Decoder(), nil
 	case Opus.Name:
@@ -114,46 +114,42 @@ func (c Codec) NewDecoder() (Decoder, error) {
 	return nil, fmt.Errorf("%w: %q", ErrUnknownCodec, c.Name)
 }
 
-type ulawCodec struct{}
+// g711Codec is μ-law or A-law (ITU-T G.711): one byte per sample. Decoding
+// is a lookup in a table built once from zaf/g711.
+type g711Codec struct {
+	encode func(int16) uint8
+	decode *[256]int16
+}
 
-func (ulawCodec) Encode(dst []byte, pcm []int16) (int, error) {
+var (
+	ulawTable, alawTable [256]int16
+	ulawCodec            = g711Codec{g711.EncodeUlawFrame, &ulawTable}
+	alawCodec            = g711Codec{g711.EncodeAlawFrame, &alawTable}
+)
+
+func init() {
+	for i := range 256 {
+		ulawTable[i] = g711.DecodeUlawFrame(uint8(i))
+		alawTable[i] = g711.DecodeAlawFrame(uint8(i))
+	}
+}
+
+func (c g711Codec) Encode(dst []byte, pcm []int16) (int, error) {
 	if len(dst) < len(pcm) {
 		return 0, ErrShortBuffer
 	}
 	for i, s := range pcm {
-		dst[i] = g711.EncodeUlawFrame(s)
+		dst[i] = c.encode(s)
 	}
 	return len(pcm), nil
 }
 
-func (ulawCodec) Decode(dst []int16, payload []byte) (int, error) {
+func (c g711Codec) Decode(dst []int16, payload []byte) (int, error) {
 	if len(dst) < len(payload) {
 		return 0, ErrShortBuffer
 	}
 	for i, b := range payload {
-		dst[i] = g711.DecodeUlawFrame(b)
-	}
-	return len(payload), nil
-}
-
-type alawCodec struct{}
-
-func (alawCodec) Encode(dst []byte, pcm []int16) (int, error) {
-	if len(dst) < len(pcm) {
-		return 0, ErrShortBuffer
-	}
-	for i, s := range pcm {
-		dst[i] = g711.EncodeAlawFrame(s)
-	}
-	return len(pcm), nil
-}
-
-func (alawCodec) Decode(dst []int16, payload []byte) (int, error) {
-	if len(dst) < len(payload) {
-		return 0, ErrShortBuffer
-	}
-	for i, b := range payload {
-		dst[i] = g711.DecodeAlawFrame(b)
+		dst[i] = c.decode[b]
 	}
 	return len(payload), nil
 }
