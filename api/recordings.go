@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,9 +33,17 @@ type Recording struct {
 	Manifest  json.RawMessage `json:"manifest,omitempty"`
 }
 
+// StartOptions are the choices of a new recording; the zero value takes
+// the room's configuration.
+type StartOptions struct {
+	// Tracks records one track per participant next to the mix; nil takes
+	// the room's record_tracks.
+	Tracks *bool `json:"tracks,omitempty"`
+}
+
 // Recordings is what the API needs of the recorder.
 type Recordings interface {
-	Start(room string) (Recording, error)
+	Start(room string, o StartOptions) (Recording, error)
 	Stop(id string) error
 	Pause(id string) error
 	Resume(id string) error
@@ -51,7 +60,16 @@ func (h *handler) recordings(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("POST /api/rooms/{room}/recordings", func(w http.ResponseWriter, r *http.Request) {
-		rec, err := rs.Start(r.PathValue("room"))
+		var o StartOptions
+		if r.ContentLength != 0 {
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&o); err != nil && !errors.Is(err, io.EOF) {
+				writeError(w, http.StatusBadRequest, "the body must be JSON like {\"tracks\": true}: "+err.Error())
+				return
+			}
+		}
+		rec, err := rs.Start(r.PathValue("room"), o)
 		if err != nil {
 			writeRecordingError(w, err)
 			return

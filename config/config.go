@@ -84,6 +84,9 @@ type Room struct {
 	EntryTones *bool `yaml:"entry_tones"`
 	// Record records the room from its first join to its last leave.
 	Record bool `yaml:"record"`
+	// RecordTracks adds one track per participant to the room's
+	// recordings, next to the mix (an API request may say otherwise).
+	RecordTracks bool `yaml:"record_tracks"`
 }
 
 // Log configures logging.

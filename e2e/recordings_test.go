@@ -347,3 +347,109 @@ func TestRecordingHoldsTheBurstsExactly(t *testing.T) {
 		t.Errorf("the manifest says %v frames, the segments hold %d samples", f, len(all))
 	}
 }
+
+// TestRecordingTracksHoldEachCallerApart: two phones play 440 and 1000 Hz
+// in one room; a recording asked for with tracks holds the mix with both
+// tones and one track per caller with that caller's tone only, each as
+// long as the ticks it was in the room, and it verifies.
+func TestRecordingTracksHoldEachCallerApart(t *testing.T) {
+	s := startServer(t, "rooms:\n  - id: demo\n    conference_number: \"1000\"\n    entry_tones: false\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, _ := toneCaller(t, ctx, s, "1000", 440, []string{"PCMU"})
+	defer a.Stop()
+	b, _ := toneCaller(t, ctx, s, "1000", 1000, []string{"PCMA"})
+	defer b.Stop()
+	time.Sleep(time.Second)
+
+	res, err := http.Post("http://"+s.HTTP+"/api/rooms/demo/recordings", "application/json", strings.NewReader(`{"tracks": "yes"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 400 {
+		t.Fatalf("a malformed body: %d, want 400", res.StatusCode)
+	}
+	res, err = http.Post("http://"+s.HTTP+"/api/rooms/demo/recordings", "application/json", strings.NewReader(`{"tracks": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	json.NewDecoder(res.Body).Decode(&rec)
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("start: %d %v", res.StatusCode, rec)
+	}
+	id := rec["id"].(string)
+	time.Sleep(3 * time.Second)
+	code, rec := apiPost(t, s, "/api/recordings/"+id+"/stop")
+	if code != 200 {
+		t.Fatalf("stop: %d %v", code, rec)
+	}
+	dir := filepath.Join(s.Dir, "recordings", id)
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Start  uint64 `json:"start_tick"`
+		Stop   uint64 `json:"stop_tick"`
+		Tracks []struct {
+			Participant string `json:"participant"`
+			Prefix      string `json:"prefix"`
+			FirstTick   uint64 `json:"first_tick"`
+			Frames      uint64 `json:"frames"`
+		} `json:"tracks"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Tracks) != 2 {
+		t.Fatalf("%d tracks, want 2:\n%s", len(m.Tracks), raw)
+	}
+	read := func(glob string) []int16 {
+		segs, _ := filepath.Glob(filepath.Join(dir, glob))
+		var all []int16
+		for _, seg := range segs {
+			w, err := audiotest.ReadWAV(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, w.Samples...)
+		}
+		return all
+	}
+	mix := read("seg-*.wav")
+	for _, f := range []float64{440, 1000} {
+		if lv := audiotest.ToneLevelDB(mix, 48000, f); lv < -25 {
+			t.Errorf("the mix lacks %v Hz (%.1f dB)", f, lv)
+		}
+	}
+	seen := map[float64]bool{}
+	for _, tr := range m.Tracks {
+		pcm := read(tr.Prefix + "-seg-*.wav")
+		if len(pcm) != int(tr.Frames)*960 {
+			t.Errorf("track %s holds %d samples, the manifest says %d frames", tr.Participant, len(pcm), tr.Frames)
+		}
+		if tr.FirstTick < m.Start || tr.FirstTick+tr.Frames > m.Stop || tr.Frames < 100 {
+			t.Errorf("track %s spans ticks [%d, %d), the recording [%d, %d)", tr.Participant, tr.FirstTick, tr.FirstTick+tr.Frames, m.Start, m.Stop)
+		}
+		l440, l1000 := audiotest.ToneLevelDB(pcm, 48000, 440), audiotest.ToneLevelDB(pcm, 48000, 1000)
+		t.Logf("track %s: %d frames, 440 Hz %.1f dB, 1000 Hz %.1f dB", tr.Participant, tr.Frames, l440, l1000)
+		switch {
+		case l440 > -25 && l1000 < l440-30:
+			seen[440] = true
+		case l1000 > -25 && l440 < l1000-30:
+			seen[1000] = true
+		default:
+			t.Errorf("track %s is not one caller's tone alone", tr.Participant)
+		}
+	}
+	if !seen[440] || !seen[1000] {
+		t.Errorf("tracks found for %v, want one for 440 Hz and one for 1000 Hz", seen)
+	}
+	pub := filepath.Join(s.Dir, "recordings", "signing.key.pub")
+	if o, err := exec.Command(binPath, "recordings", "verify", dir, "--public-key", pub).CombinedOutput(); err != nil {
+		t.Fatalf("verify: %v\n%s", err, o)
+	}
+}

@@ -98,13 +98,19 @@ func benchRoom(tb testing.TB, n int, sc scenario, shared bool) (*Engine, *Room) 
 }
 
 func TestTickDoesNotAllocate(t *testing.T) {
-	for _, shared := range []bool{false, true} {
-		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
-			_, r := benchRoom(t, 200, busy, shared)
-			// Mix in self-ranking legs and a tap.
-			stop := r.taps.Load()
-			r.setTaps([]TapFunc{func(uint64, []int16) {}})
+	for _, c := range []struct{ shared, tracks bool }{{false, false}, {true, false}, {false, true}} {
+		t.Run(fmt.Sprintf("shared=%v,tracks=%v", c.shared, c.tracks), func(t *testing.T) {
+			_, r := benchRoom(t, 200, busy, c.shared)
+			// Mix in self-ranking legs, a tap and perhaps track taps.
+			var tracks []TrackFunc
+			if c.tracks {
+				tracks = []TrackFunc{func(uint64, ParticipantID, []int16) {}}
+			}
+			stop, stopTracks := r.taps.Load(), r.track.Load()
+			r.setTaps([]TapFunc{func(uint64, []int16) {}}, tracks)
 			defer r.taps.Store(stop)
+			defer r.track.Store(stopTracks)
+			r.tick() // the track slices grow once
 			if got := len(r.rank.sel); got != 5 {
 				t.Fatalf("%d talkers, want 5", got)
 			}

@@ -165,6 +165,25 @@ type Selector interface {
 // during the call.
 type TapFunc func(tick uint64, mix []int16)
 
+// TrackFunc receives what one participant said in a tick: the frame of
+// its uplink that the tick's mix is made from (selected or not, so a
+// quiet participant's track holds its quiet speech), or silence when it
+// had none, was muted, or its packets were lost. It is called on the
+// room's tick goroutine right after the room's TapFuncs, with the same
+// tick, once for every member of the room in turn. It must not block; pcm
+// is valid only during the call.
+type TrackFunc func(tick uint64, p ParticipantID, pcm []int16)
+
+// FrameSource is a Selector that can hand over the frame of every uplink
+// of a tick, not only the selected ones; *selector.Selector is one. A
+// room's TrackTaps need one: with another Selector every track is silent.
+type FrameSource interface {
+	// SetCacheAll makes the following Reports read and cache every frame.
+	SetCacheAll(on bool)
+	// Frames appends the cached frames of tick of every uplink to dst.
+	Frames(tick uint64, dst []selector.ForwardedFrame) []selector.ForwardedFrame
+}
+
 // Stats are counters of the mixer's work.
 type Stats struct {
 	Ticks uint64
@@ -214,7 +233,10 @@ type Engine struct {
 	total counters // totals over every room, running or stopped
 }
 
-type tapEntry struct{ fn TapFunc }
+type tapEntry struct {
+	fn    TapFunc
+	track TrackFunc
+}
 
 // New returns an Engine with cfg's defaults filled in.
 func New(cfg Config) *Engine {
@@ -363,7 +385,17 @@ func (e *Engine) SetTopK(id RoomID, k int) error {
 // Tap calls fn with room id's common mix every tick until stop is called,
 // including across the room stopping and starting again. See TapFunc.
 func (e *Engine) Tap(id RoomID, fn TapFunc) (stop func()) {
-	t := &tapEntry{fn: fn}
+	return e.addTap(id, &tapEntry{fn: fn})
+}
+
+// TrackTap calls fn with the frame of every member of room id every tick
+// until stop is called. While a room has a TrackTap its selectors decode
+// and keep every uplink's frame, not only the talkers'. See TrackFunc.
+func (e *Engine) TrackTap(id RoomID, fn TrackFunc) (stop func()) {
+	return e.addTap(id, &tapEntry{track: fn})
+}
+
+func (e *Engine) addTap(id RoomID, t *tapEntry) (stop func()) {
 	e.mu.Lock()
 	e.taps[id] = append(e.taps[id], t)
 	e.updateTapsLocked(id)
@@ -388,12 +420,18 @@ func (e *Engine) Tap(id RoomID, fn TapFunc) (stop func()) {
 	}
 }
 
-func (e *Engine) tapsLocked(id RoomID) []TapFunc {
+func (e *Engine) tapsLocked(id RoomID) ([]TapFunc, []TrackFunc) {
 	var fns []TapFunc
+	var tracks []TrackFunc
 	for _, t := range e.taps[id] {
-		fns = append(fns, t.fn)
+		if t.fn != nil {
+			fns = append(fns, t.fn)
+		}
+		if t.track != nil {
+			tracks = append(tracks, t.track)
+		}
 	}
-	return fns
+	return fns, tracks
 }
 
 func (e *Engine) updateTapsLocked(id RoomID) {
@@ -465,6 +503,7 @@ type Member struct {
 	held       uint8  // rank level while selected
 	lastActive uint64 // last active tick while selected
 	frame      []int16
+	track      []int16        // this tick's frame for the TrackTaps
 	format     FormatKey      // shared format bound, if enc != nil
 	enc        *sharedEncoder //
 	badFormat  FormatKey      // a format that failed to build; not retried

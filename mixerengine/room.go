@@ -31,6 +31,7 @@ type Room struct {
 	total *counters // the engine's
 	stats counters
 	taps  atomic.Pointer[[]TapFunc]
+	track atomic.Pointer[[]TrackFunc]
 
 	mu  sync.Mutex
 	ids map[ParticipantID]*Member // guarded by mu: members joined and not left
@@ -53,6 +54,9 @@ type Room struct {
 	slots    [MaxTopK]talkerSlot
 	sum, tmp []int32
 	mix      []int16
+	silence  []int16 // a frame of zeros, for tracks with no frame
+	cacheAll bool    // the selectors keep every frame, for the TrackTaps
+	trackFwd []selector.ForwardedFrame
 	common   limiter
 	encs     map[FormatKey]*sharedEncoder
 	now      func() time.Time // wall clock, for overrun measurement only
@@ -122,7 +126,7 @@ func newRoom(id RoomID, e *Engine) (*Room, error) {
 		fwd:    make([]selector.ForwardedFrame, 0, MaxTopK),
 		pub:    make([]ParticipantID, 0, MaxTopK),
 		sum:    make([]int32, n), tmp: make([]int32, n), mix: make([]int16, n),
-		common: newLimiter(n), encs: make(map[FormatKey]*sharedEncoder), now: time.Now}
+		silence: make([]int16, n), common: newLimiter(n), encs: make(map[FormatKey]*sharedEncoder), now: time.Now}
 	for i := range r.slots {
 		r.slots[i] = talkerSlot{out: make([]int16, n), lim: newLimiter(n)}
 	}
@@ -168,7 +172,10 @@ func (r *Room) size() int {
 	return len(r.ids)
 }
 
-func (r *Room) setTaps(fns []TapFunc) { r.taps.Store(&fns) }
+func (r *Room) setTaps(fns []TapFunc, tracks []TrackFunc) {
+	r.taps.Store(&fns)
+	r.track.Store(&tracks)
+}
 
 func (r *Room) talkers() []ParticipantID {
 	r.pubMu.Lock()
@@ -416,6 +423,10 @@ func (r *Room) tick() {
 	r.tickCnt = tickCounts{}
 	r.rank.changed = false
 	r.applyOps()
+	tracks := r.track.Load()
+	if on := tracks != nil && len(*tracks) > 0; on != r.cacheAll {
+		r.setCacheAll(on)
+	}
 
 	// Energies in, selection out, selected frames back.
 	r.report(t)
@@ -499,6 +510,46 @@ func (r *Room) tick() {
 		for _, fn := range *fns {
 			fn(t, r.mix)
 		}
+	}
+	if r.cacheAll {
+		r.feedTracks(t, *tracks)
+	}
+}
+
+// setCacheAll has every selector that can keep every frame, or stop.
+func (r *Room) setCacheAll(on bool) {
+	r.cacheAll = on
+	for _, sh := range r.shards {
+		if fs, ok := sh.sel.(FrameSource); ok {
+			fs.SetCacheAll(on)
+		}
+	}
+}
+
+// feedTracks hands every member's frame of the mixed tick to the
+// TrackFuncs: the frames the mix was made from, silence for the others.
+func (r *Room) feedTracks(t uint64, fns []TrackFunc) {
+	r.trackFwd = r.trackFwd[:0]
+	for _, sh := range r.shards {
+		if fs, ok := sh.sel.(FrameSource); ok {
+			r.trackFwd = fs.Frames(r.notice.Tick, r.trackFwd)
+		}
+	}
+	for i := range r.trackFwd {
+		f := &r.trackFwd[i]
+		if m := r.byID[f.ParticipantID]; m != nil && len(f.PCM) == r.frame {
+			m.track = f.PCM
+		}
+	}
+	for _, m := range r.members {
+		pcm := m.track
+		if pcm == nil {
+			pcm = r.silence
+		}
+		for _, fn := range fns {
+			fn(t, m.id, pcm)
+		}
+		m.track = nil
 	}
 }
 

@@ -66,6 +66,7 @@ type Selector struct {
 	frame      int
 	depth      int
 	cacheLevel uint8
+	all        bool    // SetCacheAll: read and cache every uplink's frame
 	tick       uint64  // the tick of the last Report
 	scratch    []int16 // a frame measured before it is cached, or not
 
@@ -190,9 +191,16 @@ func (s *Selector) Report(tick uint64, rep *EnergyReport) {
 		level := Silence
 		u.ticks[slot] = 0
 		if u.lr != nil {
-			// The PCM is read only if the mixer selects the uplink.
+			// The PCM is read only if the mixer selects the uplink, or
+			// when every frame is wanted.
 			if l, ok := u.lr.ReadLevel(); ok {
 				level = min(l, Silence)
+				if s.all && !u.muted {
+					u.readAt = tick
+					if u.up.ReadFrame(s.slot(u, tick)) {
+						u.ticks[slot] = tick
+					}
+				}
 			}
 			ents = append(ents, EnergyEntry{ParticipantID: u.id, Level: level, Muted: u.muted})
 			continue
@@ -207,7 +215,7 @@ func (s *Selector) Report(tick uint64, rep *EnergyReport) {
 		}
 		if u.up.ReadFrame(buf) {
 			level = Level(buf)
-			if !u.muted && (u.selected || level <= s.cacheLevel) {
+			if !u.muted && (u.selected || s.all || level <= s.cacheLevel) {
 				if !direct {
 					copy(s.slot(u, tick), buf)
 				}
@@ -217,6 +225,30 @@ func (s *Selector) Report(tick uint64, rep *EnergyReport) {
 		ents = append(ents, EnergyEntry{ParticipantID: u.id, Level: level, Muted: u.muted})
 	}
 	rep.Entries = ents
+}
+
+// SetCacheAll makes the Reports from the next on read and cache the frame
+// of every uplink that is not muted, whatever its level, decoding
+// LevelReader uplinks too, so that Frames returns them all: the
+// per-participant tracks of a recording. It costs a decode and a copy per
+// uplink per tick, so it is off by default.
+func (s *Selector) SetCacheAll(on bool) { s.all = on }
+
+// Frames appends to dst the cached frames of tick of every uplink that has
+// one, like Forward for all of them, without changing the selection. It is
+// complete only with SetCacheAll on.
+func (s *Selector) Frames(tick uint64, dst []ForwardedFrame) []ForwardedFrame {
+	if tick == 0 || tick > s.tick || s.tick-tick >= uint64(s.depth) {
+		return dst
+	}
+	slot := int(tick % uint64(s.depth))
+	for _, u := range s.ups {
+		if u.muted || u.ticks[slot] != tick {
+			continue
+		}
+		dst = append(dst, ForwardedFrame{Tick: tick, ParticipantID: u.id, PCM: s.slot(u, tick)})
+	}
+	return dst
 }
 
 // Forward appends to dst the cached frames of n.Tick of the uplinks named

@@ -288,3 +288,60 @@ func TestReportAndForwardDoNotAllocate(t *testing.T) {
 		t.Fatalf("Report+Forward allocate %v times per tick, want 0", allocs)
 	}
 }
+
+func TestCacheAllKeepsEveryFrameForTracks(t *testing.T) {
+	s, err := New(Config{FrameSamples: frame, CacheLevel: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := &stamp{base: 30, gaps: map[int16]bool{3: true}}
+	lr := &leveled{stamp: stamp{base: 500}, level: 90, ok: true}
+	s.Add("loud", &stamp{base: 3000})
+	s.Add("quiet", quiet)
+	s.Add("browser", lr)
+	s.Add("muted", &stamp{base: 4000})
+	s.SetMuted("muted", true)
+	var rep EnergyReport
+	s.Report(1, &rep)
+	if got := forwarded(s.Frames(1, nil)); !maps.Equal(got, map[ParticipantID]int16{"loud": 3001}) {
+		t.Fatalf("without SetCacheAll: frames %v, want only the loud one", got)
+	}
+	s.SetCacheAll(true)
+	s.Report(2, &rep)
+	want := map[ParticipantID]int16{"loud": 3002, "quiet": 32, "browser": 502}
+	if got := forwarded(s.Frames(2, nil)); !maps.Equal(got, want) {
+		t.Fatalf("tick 2 frames %v, want %v", got, want)
+	}
+	// Frames does not select: a Forward of only loud still forwards only
+	// it, and the browser's PCM is not read a second time.
+	reads := lr.reads
+	if got := forwarded(s.Forward(&SelectionNotice{Tick: 2, Selected: []ParticipantID{"loud", "browser"}}, nil)); !maps.Equal(got, map[ParticipantID]int16{"loud": 3002, "browser": 502}) {
+		t.Fatalf("forward after frames: %v", got)
+	}
+	if lr.reads != reads {
+		t.Fatalf("the browser's frame was read %d more times", lr.reads-reads)
+	}
+	s.Report(3, &rep) // quiet has a gap at tick 3
+	want = map[ParticipantID]int16{"loud": 3003, "browser": 503}
+	if got := forwarded(s.Frames(3, nil)); !maps.Equal(got, want) {
+		t.Fatalf("tick 3 frames %v, want %v", got, want)
+	}
+	// Still in the cache one tick later; gone after Depth ticks.
+	s.Report(4, &rep)
+	if got := forwarded(s.Frames(3, nil)); !maps.Equal(got, want) {
+		t.Fatalf("tick 3 frames asked at tick 4: %v, want %v", got, want)
+	}
+	s.Report(5, &rep)
+	s.Report(6, &rep)
+	if got := s.Frames(3, nil); len(got) != 0 {
+		t.Fatalf("tick 3 frames out of the cache: %v", forwarded(got))
+	}
+	if got := s.Frames(7, nil); len(got) != 0 {
+		t.Fatalf("a future tick: %v", forwarded(got))
+	}
+	s.SetCacheAll(false)
+	s.Report(7, &rep)
+	if got := forwarded(s.Frames(7, nil)); !maps.Equal(got, map[ParticipantID]int16{"loud": 3007}) {
+		t.Fatalf("after SetCacheAll(false): %v", got)
+	}
+}

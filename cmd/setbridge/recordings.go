@@ -41,6 +41,7 @@ type recordings struct {
 	active map[string]*activeRecording // by id; guarded by mu
 	byRoom map[string]*activeRecording // guarded by mu
 	pins   map[string]int              // PIN entries in progress per room; guarded by mu
+	tracks map[string]bool             // rooms with record_tracks; set before serving
 	wg     sync.WaitGroup
 }
 
@@ -85,7 +86,8 @@ func openRecordings(ctx context.Context, cfg config.Recordings, rate int, engine
 		}
 	}
 	rs := &recordings{cfg: cfg, rate: rate, engine: engine, key: key, idx: idx, log: log, metrics: &recorder.Metrics{}, s3: up,
-		active: map[string]*activeRecording{}, byRoom: map[string]*activeRecording{}, pins: map[string]int{}}
+		active: map[string]*activeRecording{}, byRoom: map[string]*activeRecording{}, pins: map[string]int{},
+		tracks: map[string]bool{}}
 	recovered, err := recorder.Recover(cfg.Dir, recorder.RecoverConfig{Signer: key, Logger: log, Metrics: rs.metrics})
 	if err != nil {
 		log.Error("recovering recordings", "error", err)
@@ -126,8 +128,13 @@ func (rs *recordings) syncAll() {
 	}
 }
 
-// Start begins recording room's mix from its next tick.
-func (rs *recordings) Start(room string) (api.Recording, error) {
+// Start begins recording room's mix from its next tick, and with tracks
+// one track per participant.
+func (rs *recordings) Start(room string, o api.StartOptions) (api.Recording, error) {
+	tracks := rs.tracks[room]
+	if o.Tracks != nil {
+		tracks = *o.Tracks
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if _, ok := rs.byRoom[room]; ok {
@@ -138,7 +145,7 @@ func (rs *recordings) Start(room string) (api.Recording, error) {
 		return api.Recording{}, err
 	}
 	rec, err := recorder.New(recorder.Config{Dir: rs.cfg.Dir, Room: recorder.RoomID(room), ID: id, Rate: rs.rate,
-		SegmentDuration: rs.cfg.Segment, Logger: rs.log, Signer: rs.key, Metrics: rs.metrics,
+		SegmentDuration: rs.cfg.Segment, Tracks: tracks, Logger: rs.log, Signer: rs.key, Metrics: rs.metrics,
 		OnFailure: func(id string, err error) {
 			rs.log.Error("recording failed", "recording", id, "room", room, "error", err)
 		}})
@@ -158,7 +165,15 @@ func (rs *recordings) Start(room string) (api.Recording, error) {
 			rs.log.Error("object store upload not started", "recording", id, "error", err)
 		}
 	}
-	a.stopTap = rs.engine.Tap(mixerengine.RoomID(room), rec.Frame)
+	stopMix := rs.engine.Tap(mixerengine.RoomID(room), rec.Frame)
+	a.stopTap = stopMix
+	if tracks {
+		// The tracks come after the mix in each tick, as TrackFrame wants.
+		stopTracks := rs.engine.TrackTap(mixerengine.RoomID(room), func(tick uint64, p mixerengine.ParticipantID, pcm []int16) {
+			rec.TrackFrame(tick, recorder.ParticipantID(p), pcm)
+		})
+		a.stopTap = func() { stopTracks(); stopMix() }
+	}
 	rs.active[id], rs.byRoom[room] = a, a
 	rs.wg.Add(1)
 	go func() {
@@ -288,7 +303,7 @@ func (rs *recordings) Toggle(room string) (bool, error) {
 	if a != nil {
 		return false, rs.Stop(a.rec.ID())
 	}
-	_, err := rs.Start(room)
+	_, err := rs.Start(room, api.StartOptions{})
 	return err == nil, err
 }
 

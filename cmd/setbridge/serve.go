@@ -119,7 +119,7 @@ func (c *conference) Join(room string, p media.Participant) (sip.Membership, err
 	}
 	if n == 1 && c.recordFor[room] {
 		// Room policy: record from the first join to the last leave.
-		if _, err := c.recs.Start(room); err != nil && !errors.Is(err, api.ErrRecordingBusy) {
+		if _, err := c.recs.Start(room, api.StartOptions{}); err != nil && !errors.Is(err, api.ErrRecordingBusy) {
 			slog.Error("policy recording not started", "room", room, "error", err)
 		}
 	}
@@ -236,6 +236,7 @@ func serve(cctx *cli.Context) error {
 			conf.noTonesFor[r.ID] = true
 		}
 		conf.recordFor[r.ID] = r.Record
+		recs.tracks[r.ID] = r.RecordTracks
 	}
 	gw, err := sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
 		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked, PINEntry: recs.PINEntry,
