@@ -32,6 +32,9 @@ type Config struct {
 	// are served.
 	Keys   []string
 	Logger *slog.Logger
+	// Fabric, if set, serves GET /api/fabric: the node's view of the
+	// fabric and its counters.
+	Fabric func() any
 }
 
 // NewHandler returns the API's routes under /api/.
@@ -50,6 +53,11 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /api/mapper/numbers/{number}", h.mapNumber)
 	mux.HandleFunc("GET /api/mapper/rooms/{id}", h.mapRoom)
 	h.recordings(mux)
+	if cfg.Fabric != nil {
+		mux.HandleFunc("GET /api/fabric", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, cfg.Fabric())
+		})
+	}
 	return h.authorize(mux)
 }
 

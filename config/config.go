@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/setbridge/setbridge/fabric"
 	"github.com/setbridge/setbridge/sip"
 )
 
@@ -34,6 +36,37 @@ type Config struct {
 	IVR          IVR           `yaml:"ivr"`
 	Recordings   Recordings    `yaml:"recordings"`
 	Rooms        []Room        `yaml:"rooms"`
+	Node         Node          `yaml:"node"`
+}
+
+// Node places this process in the fabric: its id, SET, network and roles,
+// and how it reaches the NATS control plane.
+type Node struct {
+	// ID names the node (default: the host name).
+	ID      string `yaml:"id"`
+	Set     string `yaml:"set"`
+	Network string `yaml:"network"`
+	// Networks are the networks a transit node joins, Network among them.
+	Networks []string `yaml:"networks"`
+	Roles    []string `yaml:"roles"`
+	// MediaAddr is the UDP address for RTP between nodes.
+	MediaAddr string `yaml:"media_addr"`
+	NATS      NATS   `yaml:"nats"`
+	// Transit routes pulls from one network to another through a node.
+	Transit []fabric.TransitRoute `yaml:"transit"`
+}
+
+// NATS is the control plane: a cluster to join, or an embedded server.
+type NATS struct {
+	// URL joins an existing NATS server or cluster; empty embeds one.
+	URL string `yaml:"url"`
+	// Listen is the embedded server's client address; empty takes
+	// in-process connections only (the all-in-one default).
+	Listen        string   `yaml:"listen"`
+	ClusterListen string   `yaml:"cluster_listen"`
+	Routes        []string `yaml:"routes"`
+	LeafListen    string   `yaml:"leaf_listen"`
+	LeafRemotes   []string `yaml:"leaf_remotes"`
 }
 
 // IVR configures the dial-in IVR.
@@ -309,6 +342,24 @@ func (c *Config) validate(root *yaml.Node) Problems {
 		}
 		if r.ModeratorPIN != "" && !allDigits(r.ModeratorPIN) {
 			add(p+".moderator_pin", "a PIN is digits 0-9")
+		}
+	}
+	known := []string{fabric.RoleInterface, fabric.RoleRetrieval, fabric.RoleTransit, fabric.RoleSelector,
+		fabric.RoleMixer, fabric.RoleSIP, "room", "roomset", "recorder"}
+	for i, r := range c.Node.Roles {
+		if !slices.Contains(known, r) {
+			add(fmt.Sprintf("node.roles[%d]", i), fmt.Sprintf("unknown role %q (%s)", r, strings.Join(known, ", ")))
+		}
+	}
+	if c.Node.Set == "" {
+		add("node.set", "a node belongs to a SET")
+	}
+	if c.Node.NATS.URL != "" && c.Node.NATS.Listen != "" {
+		add("node.nats", "either url (join a NATS server) or listen (embed one), not both")
+	}
+	for i, t := range c.Node.Transit {
+		if t.From == "" || t.To == "" || t.Node == "" {
+			add(fmt.Sprintf("node.transit[%d]", i), "a transit route needs from, to and node")
 		}
 	}
 	c.SIP = c.SIP.WithDefaults()

@@ -139,7 +139,7 @@ func Start(cfg Config) (*Node, error) {
 	n.inbound.Store(&empty)
 	n.probes.init(n)
 	handlers := map[string]nats.MsgHandler{
-		"sb.hb.>":                        n.onHeartbeat,
+		"sb.hb.>":                         n.onHeartbeat,
 		"sb.node." + info.ID + ".pull":    n.async(n.onPull),
 		"sb.node." + info.ID + ".release": n.onRelease,
 		"sb.node." + info.ID + ".stats":   n.onStats,
@@ -155,8 +155,9 @@ func Start(cfg Config) (*Node, error) {
 		n.subs = append(n.subs, s)
 	}
 	n.beat(false)
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.receive()
+	go n.heartbeats()
 	go n.maintain()
 	n.log.Info("fabric node started", "set", info.Set, "network", info.Network, "roles", info.Roles, "media", info.Media)
 	return n, nil
@@ -333,6 +334,10 @@ func (n *Node) unpublish(r *relay) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	r.origin = false
+	// Remote subscribers lose the stream; their next refresh finds no
+	// origin, and they keep asking until one publishes it again.
+	clear(r.subs)
+	r.publishSubsLocked()
 	if !r.wantedLocked() {
 		delete(n.relays, r.id)
 	}
@@ -491,11 +496,19 @@ func (n *Node) upkeep(r *relay, now time.Time) error {
 	}
 	cands, err := n.upstreamsLocked(r)
 	cur := r.up
+	// An upstream that has missed two heartbeats is asked at once rather
+	// than at the next refresh: if it is dead, its pull fails at once (no
+	// responder) and the next in rank takes over well before it leaves
+	// the ring.
+	suspect := false
+	if l, ok := n.live[cur.node]; ok && now.Sub(l.seen) > 2*n.cfg.Heartbeat {
+		suspect = true
+	}
 	n.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	if cur.node != "" && cands[0].ID == cur.node && now.Sub(cur.lastPull) < n.cfg.Refresh {
+	if cur.node != "" && cands[0].ID == cur.node && now.Sub(cur.lastPull) < n.cfg.Refresh && !suspect {
 		return nil
 	}
 	var errs []error
@@ -706,8 +719,24 @@ func (n *Node) handle(pkt []byte, from netip.AddrPort) {
 	n.stats.packetsOut.Add(uint64(sent))
 }
 
-// maintain beats, expires dead nodes and stale subscribers, and keeps
-// every relay's pull alive.
+// heartbeats publishes the node's heartbeat every Config.Heartbeat, on
+// its own goroutine so that slow pulls never delay it.
+func (n *Node) heartbeats() {
+	defer n.wg.Done()
+	t := n.clock.NewTicker(n.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.done:
+			return
+		case <-t.C():
+			n.beat(false)
+		}
+	}
+}
+
+// maintain expires dead nodes and stale subscribers, and keeps every
+// relay's pull alive.
 func (n *Node) maintain() {
 	defer n.wg.Done()
 	t := n.clock.NewTicker(n.cfg.Heartbeat)
@@ -719,7 +748,6 @@ func (n *Node) maintain() {
 		case <-t.C():
 		}
 		now := n.clock.Now()
-		n.beat(false)
 		n.mu.Lock()
 		for id, l := range n.live {
 			if now.Sub(l.seen) > n.cfg.Expiry {

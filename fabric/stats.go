@@ -30,7 +30,9 @@ type Stats struct {
 	Releases    uint64 `json:"releases"`
 	ExpiredSubs uint64 `json:"expired_subscribers"`
 	LiveNodes   int    `json:"live_nodes"`
-	Streams     []StreamStats `json:"streams"`
+	// CPUSeconds is the process's CPU time so far (user and system).
+	CPUSeconds float64       `json:"cpu_seconds"`
+	Streams    []StreamStats `json:"streams"`
 }
 
 // StreamStats describe one stream on a node.
@@ -51,6 +53,7 @@ func (n *Node) Stats() Stats {
 		UpstreamPulls: n.stats.upstreamPulls.Load(), Failovers: n.stats.failovers.Load(), PullErrors: n.stats.pullErrors.Load(),
 		PullsServed: n.stats.pullsServed.Load(), CacheHits: n.stats.cacheHits.Load(), Refreshes: n.stats.refreshes.Load(),
 		Releases: n.stats.releases.Load(), ExpiredSubs: n.stats.expiredSubs.Load()}
+	s.CPUSeconds = cpuSeconds()
 	n.mu.Lock()
 	s.LiveNodes = len(n.live) + 1
 	for _, r := range n.relays {

@@ -23,6 +23,7 @@ func main() {
 			configCommand(),
 			keysCommand(),
 			recordingsCommand(),
+			loadtestCommand(),
 		},
 	}
 	if err := app.Run(flagsFirst(os.Args)); err != nil {

@@ -248,6 +248,17 @@ func serve(cctx *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("listen http: %v", err), 1)
+	}
+	fab, err := startFabric(cfg.Node, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return cli.Exit(fmt.Sprintf("fabric: %v", err), 1)
+	}
+	defer fab.Close()
+
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -263,15 +274,11 @@ func serve(cctx *cli.Context) error {
 	for _, d := range cfg.SIP.Dispatch {
 		dialIn = append(dialIn, api.DialIn{Number: d.Number, Room: d.Room, IVR: d.IVR})
 	}
-	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
+	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs, Fabric: fab.view,
 		Participants: func(room string) int { return engine.Participants(mixerengine.RoomID(room)) }}))
 	if cfg.HTTP.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("listen http: %v", err), 1)
 	}
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	httpDone := make(chan struct{})
@@ -287,7 +294,10 @@ func serve(cctx *cli.Context) error {
 	sipDone := make(chan error, 1)
 	go func() { sipDone <- gw.Run(ctx) }()
 
-	attrs := []any{"http", ln.Addr().String()}
+	attrs := []any{"http", ln.Addr().String(), "node", fab.node.Info().ID, "fabric_media", fab.node.Info().Media}
+	if a := fab.natsAddr(); a != "" {
+		attrs = append(attrs, "nats", a)
+	}
 	for _, tp := range []string{"udp", "tcp", "tls"} {
 		if a := gw.Addr(tp); a != nil {
 			attrs = append(attrs, "sip_"+tp, a.String())
