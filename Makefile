@@ -23,9 +23,10 @@ test: build ## run every test, integration tests with real peers included
 test-short: ## unit tests only
 	$(GO) test -short -count=1 $(PKGS)
 
-bench: build ## benchmarks: codecs, mixer, and SIP load with sipp (bench/)
+bench: build ## benchmarks: codecs, mixer, fabric, SIP load with sipp and fabric load (bench/)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	SETBRIDGE_BIN=$(CURDIR)/$(BIN) ./bench/sip_load.sh
+	SETBRIDGE_BIN=$(CURDIR)/$(BIN) ./bench/fabric_load.sh
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

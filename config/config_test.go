@@ -99,22 +99,42 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// TestREADMEExampleIsValid keeps the README's configuration example true.
+// TestREADMEExampleIsValid keeps the README's configuration examples
+// true: every yaml block, every document in it.
 func TestREADMEExampleIsValid(t *testing.T) {
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "```yaml\n")
-	if !ok {
-		t.Fatal("README has no yaml example")
+	blocks := strings.Split(string(b), "```yaml\n")[1:]
+	if len(blocks) < 2 {
+		t.Fatalf("README has %d yaml examples, want the configuration and the fabric node", len(blocks))
 	}
-	example, _, _ := strings.Cut(rest, "```")
-	if _, err := Parse([]byte(example)); err != nil {
-		var ps Problems
-		if errors.As(err, &ps) {
-			t.Fatalf("README example is invalid:\n%s", ps.Describe("README.md", []byte(example)))
+	for i, rest := range blocks {
+		block, _, _ := strings.Cut(rest, "```")
+		for j, example := range strings.Split(block, "\n---\n") {
+			if _, err := Parse([]byte(example)); err != nil {
+				var ps Problems
+				if errors.As(err, &ps) {
+					t.Fatalf("README example %d, document %d is invalid:\n%s", i+1, j+1, ps.Describe("README.md", []byte(example)))
+				}
+				t.Fatal(err)
+			}
 		}
-		t.Fatal(err)
+	}
+}
+
+func TestNodeProblemsPointAtTheLine(t *testing.T) {
+	src := []byte("node:\n  set: s1\n  roles: [interface, relay]\n  nats:\n    url: nats://x:4222\n    listen: 127.0.0.1:4222\n")
+	_, err := Parse(src)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	got := ps.Describe("node.yaml", src)
+	for _, want := range []string{`node.yaml:3`, `unknown role "relay"`, "either url", "not both"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems do not say %q:\n%s", want, got)
+		}
 	}
 }

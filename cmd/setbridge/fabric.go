@@ -46,7 +46,7 @@ func startFabric(cfg config.Node, httpAddr string, log *slog.Logger) (*fabricNod
 		return nil, err
 	}
 	f.node, err = fabric.Start(fabric.Config{
-		Info: fabric.NodeInfo{ID: id, Set: cfg.Set, Network: cfg.Network, Networks: cfg.Networks, Roles: cfg.Roles, HTTP: httpAddr},
+		Info:      fabric.NodeInfo{ID: id, Set: cfg.Set, Network: cfg.Network, Networks: cfg.Networks, Roles: cfg.Roles, HTTP: httpAddr},
 		MediaAddr: cfg.MediaAddr, Conn: f.nc, Transit: cfg.Transit, Logger: log})
 	if err != nil {
 		f.Close()
