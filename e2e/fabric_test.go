@@ -48,6 +48,10 @@ func TestFabricAcrossProcesses(t *testing.T) {
 	}
 	procs["t1"] = fabricNode(t, "t1", "t", "net-a", join+"  networks: [net-a, net-b]\n", "transit")
 
+	// Roles decide what runs: only the hub has the sip role.
+	if procs["hub"].SIPUDP == "" || procs["s1n3"].SIPUDP != "" || procs["t1"].SIPUDP != "" {
+		t.Fatalf("SIP listeners: hub %q, s1n3 %q, t1 %q; want only the hub's", procs["hub"].SIPUDP, procs["s1n3"].SIPUDP, procs["t1"].SIPUDP)
+	}
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/setbridge/setbridge/api"
 	"github.com/setbridge/setbridge/config"
+	"github.com/setbridge/setbridge/fabric"
 	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/mixerengine"
@@ -238,14 +240,19 @@ func serve(cctx *cli.Context) error {
 		conf.recordFor[r.ID] = r.Record
 		recs.tracks[r.ID] = r.RecordTracks
 	}
-	gw, err := sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
-		IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked, PINEntry: recs.PINEntry,
-			ToggleRecording: recs.Toggle, Recording: recs.Recording}})
-	if err != nil {
-		return cli.Exit(err.Error(), 2)
-	}
-	if err := gw.Listen(); err != nil {
-		return cli.Exit(err.Error(), 1)
+	// A node without the sip role (a retrieval or transit node of a
+	// fabric) runs no SIP gateway.
+	var gw *sip.Server
+	if slices.Contains(cfg.Node.Roles, fabric.RoleSIP) {
+		gw, err = sip.NewServer(cfg.SIP, conf, sip.Options{Logger: log, Metrics: sip.NewMetrics(reg),
+			IVR: &sip.IVR{Prompts: prompts, Directory: rooms, Room: rooms.IVRRoom, SetLocked: rooms.SetLocked, PINEntry: recs.PINEntry,
+				ToggleRecording: recs.Toggle, Recording: recs.Recording}})
+		if err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+		if err := gw.Listen(); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
@@ -263,7 +270,7 @@ func serve(cctx *cli.Context) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() || gw.Draining() {
+		if !ready.Load() || gw != nil && gw.Draining() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -292,13 +299,20 @@ func serve(cctx *cli.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sipDone := make(chan error, 1)
-	go func() { sipDone <- gw.Run(ctx) }()
+	if gw != nil {
+		go func() { sipDone <- gw.Run(ctx) }()
+	} else {
+		go func() { <-ctx.Done(); sipDone <- nil }()
+	}
 
 	attrs := []any{"http", ln.Addr().String(), "node", fab.node.Info().ID, "fabric_media", fab.node.Info().Media}
 	if a := fab.natsAddr(); a != "" {
 		attrs = append(attrs, "nats", a)
 	}
 	for _, tp := range []string{"udp", "tcp", "tls"} {
+		if gw == nil {
+			break
+		}
 		if a := gw.Addr(tp); a != nil {
 			attrs = append(attrs, "sip_"+tp, a.String())
 		}
@@ -311,9 +325,11 @@ func serve(cctx *cli.Context) error {
 	defer signal.Stop(sigs)
 	select {
 	case sig := <-sigs:
-		log.Info("draining", "signal", sig.String(), "calls", gw.ActiveCalls(), "timeout", cfg.DrainTimeout)
-		gw.Drain()
-		drain(gw, cfg.DrainTimeout, sigs)
+		if gw != nil {
+			log.Info("draining", "signal", sig.String(), "calls", gw.ActiveCalls(), "timeout", cfg.DrainTimeout)
+			gw.Drain()
+			drain(gw, cfg.DrainTimeout, sigs)
+		}
 	case err := <-sipDone:
 		log.Error("sip gateway stopped", "error", err)
 	}
