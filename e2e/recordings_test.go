@@ -73,17 +73,9 @@ func TestRecordingByAPIVerifiesAndTamperingIsCaught(t *testing.T) {
 	if o, err := cli("recordings", "verify", out, "--public-key", pub); err != nil || !strings.Contains(o, "OK") {
 		t.Fatalf("verify of a good recording: %v\n%s", err, o)
 	}
-	segs, _ := filepath.Glob(filepath.Join(out, "*.wav"))
+	all, segs := readSegments(t, filepath.Join(out, "*.wav"))
 	if len(segs) == 0 {
 		t.Fatal("no WAV segment fetched")
-	}
-	var all []int16
-	for _, seg := range segs {
-		a, err := audiotest.ReadWAV(seg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, a.Samples...)
 	}
 	if len(all) != int(frames)*960 {
 		t.Fatalf("segments hold %d samples, want %d frames × 960", len(all), int(frames))
@@ -227,15 +219,7 @@ func TestPINEntryPausesTheRecording(t *testing.T) {
 	p := m.Paused[0]
 	t.Logf("paused for the PIN over ticks [%d, %d) (%.1f s)", p.From, p.To, float64(p.To-p.From)/50)
 	dir := filepath.Join(s.Dir, "recordings", id)
-	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.wav"))
-	var all []int16
-	for _, seg := range segs {
-		a, err := audiotest.ReadWAV(seg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, a.Samples...)
-	}
+	all, _ := readSegments(t, filepath.Join(dir, "seg-*.wav"))
 	at := func(tick uint64) int { return int(tick-m.StartTick) * 960 }
 	paused := all[at(p.From):at(p.To)]
 	before := all[:at(p.From)]
@@ -300,15 +284,7 @@ func TestRecordingHoldsTheBurstsExactly(t *testing.T) {
 	if code, rec = apiPost(t, s, "/api/recordings/"+id+"/stop"); code != 200 {
 		t.Fatalf("stop: %d %v", code, rec)
 	}
-	segs, _ := filepath.Glob(filepath.Join(s.Dir, "recordings", id, "seg-*.wav"))
-	var all []int16
-	for _, seg := range segs {
-		a, err := audiotest.ReadWAV(seg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, a.Samples...)
-	}
+	all, _ := readSegments(t, filepath.Join(s.Dir, "recordings", id, "seg-*.wav"))
 	// Classify each 20 ms frame by its burst, then find burst starts.
 	freqs := make([]float64, bursts)
 	for k := range freqs {
@@ -408,15 +384,7 @@ func TestRecordingTracksHoldEachCallerApart(t *testing.T) {
 		t.Fatalf("%d tracks, want 2:\n%s", len(m.Tracks), raw)
 	}
 	read := func(glob string) []int16 {
-		segs, _ := filepath.Glob(filepath.Join(dir, glob))
-		var all []int16
-		for _, seg := range segs {
-			w, err := audiotest.ReadWAV(seg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, w.Samples...)
-		}
+		all, _ := readSegments(t, filepath.Join(dir, glob))
 		return all
 	}
 	mix := read("seg-*.wav")
@@ -452,4 +420,23 @@ func TestRecordingTracksHoldEachCallerApart(t *testing.T) {
 	if o, err := exec.Command(binPath, "recordings", "verify", dir, "--public-key", pub).CombinedOutput(); err != nil {
 		t.Fatalf("verify: %v\n%s", err, o)
 	}
+}
+
+// readSegments returns the samples of the WAV files that pattern matches,
+// in name order (segments sort by their number), and the files.
+func readSegments(t *testing.T, pattern string) ([]int16, []string) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []int16
+	for _, f := range files {
+		a, err := audiotest.ReadWAV(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, a.Samples...)
+	}
+	return all, files
 }

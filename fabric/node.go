@@ -568,10 +568,10 @@ func (n *Node) upstreamsLocked(r *relay) ([]NodeInfo, error) {
 		}
 		return nil, err
 	}
-	if origin.Joins(n.info.Network) || n.info.Has(RoleTransit) && slices.ContainsFunc(origin.Networks, n.info.Joins) {
-		return append(cands, origin), nil
-	}
-	if n.info.Has(RoleTransit) && n.info.Joins(origin.Network) {
+	// Reached directly: on the same network, or from a transit node that
+	// joins one of the origin's.
+	if origin.Joins(n.info.Network) ||
+		n.info.Has(RoleTransit) && (n.info.Joins(origin.Network) || slices.ContainsFunc(origin.Networks, n.info.Joins)) {
 		return append(cands, origin), nil
 	}
 	t, ok := n.transitLocked(r.id, origin.Network)
