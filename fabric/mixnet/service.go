@@ -89,8 +89,8 @@ type Stats struct {
 	Moves       uint64 `json:"moves"`
 	// MixingRooms and EdgeRooms count the rooms this node mixes for
 	// others, and the rooms it is a selector node of.
-	MixingRooms int `json:"mixing_rooms"`
-	EdgeRooms   int `json:"edge_rooms"`
+	MixingRooms int    `json:"mixing_rooms"`
+	EdgeRooms   int    `json:"edge_rooms"`
 	Errors      uint64 `json:"errors"`
 }
 

@@ -75,8 +75,8 @@ var roomEnc = base32.HexEncoding.WithPadding(base32.NoPadding)
 // roomToken is a room id made safe as one NATS subject token.
 func roomToken(room string) string { return strings.ToLower(roomEnc.EncodeToString([]byte(room))) }
 
-func energySubject(room string) string    { return "sb.room." + roomToken(room) + ".energy" }
-func selectionSubject(room string) string { return "sb.room." + roomToken(room) + ".selection" }
+func energySubject(room string) string     { return "sb.room." + roomToken(room) + ".energy" }
+func selectionSubject(room string) string  { return "sb.room." + roomToken(room) + ".selection" }
 func nodeSubject(node, verb string) string { return "sb.node." + node + ".mix." + verb }
 
 func uplinkStream(room, p string) fabric.StreamID {
