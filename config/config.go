@@ -37,6 +37,7 @@ type Config struct {
 	Recordings   Recordings    `yaml:"recordings"`
 	Rooms        []Room        `yaml:"rooms"`
 	Node         Node          `yaml:"node"`
+	WebRTC       WebRTC        `yaml:"webrtc"`
 }
 
 // Node places this process in the fabric: its id, SET, network and roles,
@@ -136,6 +137,43 @@ type HTTP struct {
 	// APIKeys are the bearer keys the HTTP API accepts; with none, it
 	// serves loopback clients only.
 	APIKeys []string `yaml:"api_keys"`
+}
+
+// WebRTC configures the browser edge (WHIP/WHEP and the web page).
+type WebRTC struct {
+	// Enabled serves the web page, WHIP and WHEP (default true).
+	Enabled *bool `yaml:"enabled"`
+	// UDPPort serves every browser's media on this one UDP port; 0 takes
+	// ports from PortMin..PortMax (any port when both are 0).
+	UDPPort int    `yaml:"udp_port"`
+	PortMin uint16 `yaml:"port_min"`
+	PortMax uint16 `yaml:"port_max"`
+	// ICETCPPort also offers ICE over TCP on this port (0: off).
+	ICETCPPort int `yaml:"ice_tcp_port"`
+	// ListenIP is the one local address media uses (default every one).
+	ListenIP string `yaml:"listen_ip"`
+	// PublicIPs are announced in place of the host's addresses (1:1 NAT).
+	PublicIPs []string `yaml:"public_ips"`
+	// IncludeLoopback offers loopback candidates (a browser on this
+	// machine); default true.
+	IncludeLoopback *bool `yaml:"include_loopback"`
+	// ICEServers are STUN/TURN servers handed to browsers.
+	ICEServers []ICEServer `yaml:"ice_servers"`
+	// Keys are API keys and their secrets that sign join tokens (HS256).
+	// With none, the server makes one at start (tokens then last until it
+	// restarts).
+	Keys map[string]string `yaml:"keys"`
+	// OpenRooms may be joined from loopback without a token or PIN.
+	OpenRooms []string `yaml:"open_rooms"`
+	// TokenTTL is how long the tokens the page gets last (default 6h).
+	TokenTTL time.Duration `yaml:"token_ttl"`
+}
+
+// ICEServer is a STUN or TURN server for browsers.
+type ICEServer struct {
+	URLs       []string `yaml:"urls" json:"urls"`
+	Username   string   `yaml:"username" json:"username,omitempty"`
+	Credential string   `yaml:"credential" json:"credential,omitempty"`
 }
 
 // Mixer configures the mixer engine.
@@ -317,6 +355,19 @@ func (c *Config) validate(root *yaml.Node) Problems {
 	}
 	if c.DrainTimeout < 0 {
 		add("drain_timeout", "must not be negative")
+	}
+	if w := c.WebRTC; w.PortMin > w.PortMax {
+		add("webrtc.port_min", "port_min is above port_max")
+	}
+	for i, srv := range c.WebRTC.ICEServers {
+		if len(srv.URLs) == 0 {
+			add(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), "an ICE server needs at least one URL (stun:, turn: or turns:)")
+		}
+	}
+	for k, v := range c.WebRTC.Keys {
+		if len(v) < 32 {
+			add("webrtc.keys."+k, "a key's secret must be at least 32 characters")
+		}
 	}
 	ids, numbers := map[string]bool{}, map[string]bool{}
 	for i, r := range c.Rooms {

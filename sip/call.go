@@ -30,6 +30,7 @@ type call struct {
 	dialog *sipgo.DialogServerSession
 	trunk  *Trunk
 	room   string
+	caller Caller
 	leg    *rtpLeg
 	local  netip.Addr
 
@@ -134,7 +135,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	c := &call{s: s, id: dlg.ID, callID: req.CallID().Value(), log: log, dialog: dlg, trunk: trunk, room: rule.Room,
 		sdpVersion: 1, remote: rm, dir: SendRecv, awaitingAnswer: rm == nil, sessionExpires: se, refresher: refresher,
-		started: s.clock.Now()}
+		started: s.clock.Now(), caller: callerOf(req)}
 	c.local = s.localAddrFor(req.Source())
 	c.touch()
 	_ = dlg.Respond(100, "Trying", nil)
@@ -320,7 +321,7 @@ func (c *call) join(room string) (int, error) {
 	if c.ended.Load() {
 		return 0, errCallEnded
 	}
-	m, err := c.s.conf.Join(room, c.leg)
+	m, err := c.s.conf.Join(room, c.leg, c.caller)
 	if err != nil {
 		return 0, err
 	}
@@ -655,4 +656,13 @@ func (c *call) end(reason string) {
 		c.s.metrics.ended.WithLabelValues(reason).Inc()
 		c.log.Debug("call released", "reason", reason)
 	})
+}
+
+// callerOf reads who a request is from.
+func callerOf(req *sipmsg.Request) Caller {
+	c := Caller{CallID: req.CallID().Value()}
+	if f := req.From(); f != nil {
+		c.Number, c.Name = f.Address.User, f.DisplayName
+	}
+	return c
 }

@@ -30,10 +30,19 @@ import (
 type Conference interface {
 	// Rate is the sample rate of the frames exchanged with participants.
 	Rate() int
-	// Join adds p to room.
-	Join(room string, p media.Participant) (Membership, error)
+	// Join adds p, the call of who, to room.
+	Join(room string, p media.Participant, who Caller) (Membership, error)
 	// Participants returns the number of participants in room.
 	Participants(room string) int
+}
+
+// Caller is who a call is from, as its From header says.
+type Caller struct {
+	// Number is the From URI's user part (a number on a trunk), Name its
+	// display name; either may be empty.
+	Number, Name string
+	// CallID is the call's SIP Call-ID.
+	CallID string
 }
 
 // Membership is a participant's place in a room.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/setbridge/setbridge/config"
 	"github.com/setbridge/setbridge/fabric"
+	"github.com/setbridge/setbridge/fabric/mixnet"
 )
 
 // fabricNode is this process's place in the fabric: its control-plane
@@ -67,12 +68,13 @@ func (f *fabricNode) natsAddr() string {
 }
 
 // view is what GET /api/fabric shows.
-func (f *fabricNode) view() any {
+func (f *fabricNode) view(mn *mixnet.Service) any {
 	return struct {
 		Node  fabric.NodeInfo   `json:"node"`
 		Live  []fabric.NodeInfo `json:"live"`
 		Stats fabric.Stats      `json:"stats"`
-	}{f.node.Info(), f.node.Live(), f.node.Stats()}
+		Mixer mixnet.Stats      `json:"mixer"`
+	}{f.node.Info(), f.node.Live(), f.node.Stats(), mn.Stats()}
 }
 
 // Close leaves the fabric and stops the embedded server.

@@ -42,6 +42,9 @@ type recordings struct {
 	byRoom map[string]*activeRecording // guarded by mu
 	pins   map[string]int              // PIN entries in progress per room; guarded by mu
 	tracks map[string]bool             // rooms with record_tracks; set before serving
+	// onState, if set before serving, is told when a room's recording
+	// starts and ends.
+	onState func(room string, active bool, id string)
 	wg     sync.WaitGroup
 }
 
@@ -175,11 +178,17 @@ func (rs *recordings) Start(room string, o api.StartOptions) (api.Recording, err
 		a.stopTap = func() { stopTracks(); stopMix() }
 	}
 	rs.active[id], rs.byRoom[room] = a, a
+	if rs.onState != nil {
+		rs.onState(room, true, id)
+	}
 	rs.wg.Add(1)
 	go func() {
 		defer rs.wg.Done()
 		<-rec.Done()
 		a.stopTap()
+		if rs.onState != nil {
+			rs.onState(room, false, id)
+		}
 		rs.index(id)
 		rs.mu.Lock()
 		delete(rs.active, id)

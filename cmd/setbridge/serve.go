@@ -24,7 +24,9 @@ import (
 	"github.com/setbridge/setbridge/config"
 	"github.com/setbridge/setbridge/fabric"
 	"github.com/setbridge/setbridge/ivr"
-	"github.com/setbridge/setbridge/media"
+	"github.com/setbridge/setbridge/fabric/mixnet"
+	"github.com/setbridge/setbridge/roster"
+	"github.com/setbridge/setbridge/web"
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/sip"
 )
@@ -97,58 +99,6 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// conference adapts the mixer engine to what the SIP gateway needs, and
-// plays the join and leave tones of rooms that want them.
-type conference struct {
-	e          *mixerengine.Engine
-	recs       *recordings
-	recordFor  map[string]bool // rooms with record: true
-	joinTone   []int16
-	leaveTone  []int16
-	noTonesFor map[string]bool // rooms with entry_tones: false
-}
-
-func (c *conference) Rate() int { return c.e.Rate() }
-
-func (c *conference) Join(room string, p media.Participant) (sip.Membership, error) {
-	m, err := c.e.Join(mixerengine.RoomID(room), p)
-	if err != nil {
-		return nil, err
-	}
-	n := c.e.Participants(mixerengine.RoomID(room))
-	if !c.noTonesFor[room] && n > 1 {
-		c.e.Cue(mixerengine.RoomID(room), c.joinTone)
-	}
-	if n == 1 && c.recordFor[room] {
-		// Room policy: record from the first join to the last leave.
-		if _, err := c.recs.Start(room, api.StartOptions{}); err != nil && !errors.Is(err, api.ErrRecordingBusy) {
-			slog.Error("policy recording not started", "room", room, "error", err)
-		}
-	}
-	return membership{m, c}, nil
-}
-
-func (c *conference) Participants(room string) int { return c.e.Participants(mixerengine.RoomID(room)) }
-
-// membership plays the leave tone when a participant leaves a room that
-// still has others in it.
-type membership struct {
-	*mixerengine.Member
-	c *conference
-}
-
-func (m membership) Leave() {
-	m.Member.Leave()
-	room := m.Member.Room()
-	left := m.c.e.Participants(room)
-	if !m.c.noTonesFor[string(room)] && left > 0 {
-		m.c.e.Cue(room, m.c.leaveTone)
-	}
-	if left == 0 {
-		m.c.recs.RoomEmpty(string(room))
-	}
-}
-
 // newRooms builds the room directory from the configuration, hashing PINs.
 func newRooms(cfg config.Config) (*api.Rooms, error) {
 	rooms := api.NewRooms()
@@ -176,12 +126,23 @@ func serve(cctx *cli.Context) error {
 		Buckets: []float64{50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 10e-3, 15e-3, 20e-3, 40e-3}})
 	reg.MustRegister(tickSeconds)
 	var recsRef atomic.Pointer[recordings] // set once the recordings are open
+	var mnRef atomic.Pointer[mixnet.Service] // set once the fabric is up
+	rost := roster.New(roster.Options{Logger: log})
+	defer rost.Close()
 	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, TopK: cfg.Mixer.TopK, HangOver: cfg.Mixer.HangOver, Logger: log,
 		OnTickDuration: func(d time.Duration) { tickSeconds.Observe(d.Seconds()) },
 		OnTalkers: func(room mixerengine.RoomID, tick uint64, talkers []mixerengine.ParticipantID) {
 			if r := recsRef.Load(); r != nil {
 				r.Talkers(string(room), tick, talkers)
 			}
+			if mn := mnRef.Load(); mn != nil {
+				mn.Talkers(string(room), tick, talkers)
+			}
+			ids := make([]string, len(talkers))
+			for i, t := range talkers {
+				ids[i] = string(t)
+			}
+			rost.SetSpeaking(string(room), ids)
 		}})
 	defer engine.Close()
 	reg.MustRegister(
@@ -203,6 +164,7 @@ func serve(cctx *cli.Context) error {
 	}
 	defer recs.Close()
 	recsRef.Store(recs)
+	recs.onState = rost.SetRecording
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_started_total", Help: "Recordings started."},
 			func() float64 { return float64(recs.metrics.Started.Load()) }),
@@ -226,7 +188,32 @@ func serve(cctx *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("ivr prompts: %v", err), 2)
 	}
-	conf := &conference{e: engine, recs: recs, noTonesFor: map[string]bool{}, recordFor: map[string]bool{}}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("listen http: %v", err), 1)
+	}
+	fab, err := startFabric(cfg.Node, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return cli.Exit(fmt.Sprintf("fabric: %v", err), 1)
+	}
+	defer fab.Close()
+	fabInfo := fab.node.Info()
+	conf := &conference{e: engine, recs: recs, roster: rost, node: fabInfo.ID, set: fabInfo.Set,
+		noTonesFor: map[string]bool{}, recordFor: map[string]bool{}}
+	mn, err := mixnet.New(mixnet.Config{Node: fab.node, Conn: fab.nc, Rate: cfg.Mixer.Rate, Logger: log,
+		Join: conf.joinRemote,
+		Tap: func(room string, fn func(uint64, []int16)) func() {
+			return engine.Tap(mixerengine.RoomID(room), fn)
+		},
+		OnTalkers: func(room string, ids []string) { rost.SetSpeaking(room, slices.Clone(ids)) }})
+	if err != nil {
+		ln.Close()
+		return cli.Exit(fmt.Sprintf("split mixer: %v", err), 1)
+	}
+	defer mn.Close()
+	mnRef.Store(mn)
+	conf.mn = mn
 	if p, ok := prompts.Get(ivr.PromptBeepJoin); ok {
 		conf.joinTone = p.Samples()
 	}
@@ -255,16 +242,6 @@ func serve(cctx *cli.Context) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("listen http: %v", err), 1)
-	}
-	fab, err := startFabric(cfg.Node, ln.Addr().String(), log)
-	if err != nil {
-		ln.Close()
-		return cli.Exit(fmt.Sprintf("fabric: %v", err), 1)
-	}
-	defer fab.Close()
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -281,8 +258,22 @@ func serve(cctx *cli.Context) error {
 	for _, d := range cfg.SIP.Dispatch {
 		dialIn = append(dialIn, api.DialIn{Number: d.Number, Room: d.Room, IVR: d.IVR})
 	}
-	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs, Fabric: fab.view,
-		Participants: func(room string) int { return engine.Participants(mixerengine.RoomID(room)) }}))
+	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
+		Fabric: func() any { return fab.view(mn) }, Participants: conf.Participants}))
+	if cfg.WebRTC.Enabled == nil || *cfg.WebRTC.Enabled {
+		be, err := startBrowserEdge(cfg.WebRTC, conf, rooms, dialIn, recs.Recording, log)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("webrtc: %v", err), 1)
+		}
+		defer be.edge.Close()
+		mux.Handle("/whip/", be.edge.Handler())
+		mux.Handle("/whep/", be.edge.Handler())
+		lobby := be.lobby.Handler()
+		mux.Handle("GET /api/rooms/{room}/lobby", lobby)
+		mux.Handle("POST /api/rooms/{room}/session", lobby)
+		mux.Handle("GET /api/rooms/{room}/events", rost.EventsHandler(be.eventsAuth(cfg.HTTP.APIKeys)))
+		mux.Handle("/", web.Handler())
+	}
 	if cfg.HTTP.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -239,6 +239,9 @@ func (er *edgeRoom) onSelection(m *nats.Msg) {
 		sel[id] = true
 	}
 	er.selected.Store(&sel)
+	if f := er.s.cfg.OnTalkers; f != nil {
+		f(er.room, n.Selected)
+	}
 }
 
 func (er *edgeRoom) onCommon(pkt []byte) {

@@ -38,6 +38,9 @@ type Config struct {
 	// Tap taps a room's common mix on the local engine (mixerengine's
 	// Engine.Tap): the mixer numbers its streams by the room's tick.
 	Tap func(room string, fn func(tick uint64, mix []int16)) (stop func())
+	// OnTalkers, if set, is told the selection of each room this node is a
+	// selector node of, whenever the mixer announces a change.
+	OnTalkers func(room string, talkers []string)
 	// Expiry is how long a remote participant stays without a word from
 	// its node (default 3 s); Refresh how often selector nodes renew their
 	// participants with the mixer and check that it is still the room's
