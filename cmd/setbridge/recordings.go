@@ -45,7 +45,7 @@ type recordings struct {
 	// onState, if set before serving, is told when a room's recording
 	// starts and ends.
 	onState func(room string, active bool, id string)
-	wg     sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 type activeRecording struct {

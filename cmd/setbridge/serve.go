@@ -23,12 +23,12 @@ import (
 	"github.com/setbridge/setbridge/api"
 	"github.com/setbridge/setbridge/config"
 	"github.com/setbridge/setbridge/fabric"
-	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/fabric/mixnet"
-	"github.com/setbridge/setbridge/roster"
-	"github.com/setbridge/setbridge/web"
+	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/mixerengine"
+	"github.com/setbridge/setbridge/roster"
 	"github.com/setbridge/setbridge/sip"
+	"github.com/setbridge/setbridge/web"
 )
 
 func serveCommand() *cli.Command {
@@ -125,7 +125,7 @@ func serve(cctx *cli.Context) error {
 		Help:    "Time each room's 20 ms mixer tick took.",
 		Buckets: []float64{50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 10e-3, 15e-3, 20e-3, 40e-3}})
 	reg.MustRegister(tickSeconds)
-	var recsRef atomic.Pointer[recordings] // set once the recordings are open
+	var recsRef atomic.Pointer[recordings]   // set once the recordings are open
 	var mnRef atomic.Pointer[mixnet.Service] // set once the fabric is up
 	rost := roster.New(roster.Options{Logger: log})
 	defer rost.Close()
@@ -241,7 +241,6 @@ func serve(cctx *cli.Context) error {
 			return cli.Exit(err.Error(), 1)
 		}
 	}
-
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
