@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/setbridge/setbridge/fabric"
+	"github.com/setbridge/setbridge/internal/audiotest"
 	"github.com/setbridge/setbridge/internal/peers"
 )
 
@@ -222,5 +224,93 @@ func waitReceived(t *testing.T, nc *nats.Conn, node string, n uint64) {
 			t.Fatalf("%s: %d packets received after 3 s, want %d (%v)", node, r.Received, n, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPhonesOnTwoSETsHearEachOtherThroughTheSplitMixer: the room is mixed
+// on node m1, which has the mixer role and no SIP; one phone calls node p1
+// of the same SET, another node p2 of another SET. Each node's selector
+// reports energies to m1 and forwards frames; each caller hears the other
+// and not itself.
+func TestPhonesOnTwoSETsHearEachOtherThroughTheSplitMixer(t *testing.T) {
+	port, err := peers.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := fmt.Sprintf("  nats:\n    url: nats://127.0.0.1:%d\n", port)
+	m1 := fabricNode(t, "m1", "s1", "default", fmt.Sprintf("  nats:\n    listen: 127.0.0.1:%d\n", port), "interface", "retrieval", "mixer")
+	p1 := fabricNode(t, "p1", "s1", "default", join, "interface", "retrieval", "selector", "sip")
+	p2 := fabricNode(t, "p2", "s2", "default", join, "interface", "retrieval", "selector", "sip")
+	type view struct {
+		Live  []fabric.NodeInfo `json:"live"`
+		Mixer struct {
+			ReportsIn    uint64 `json:"reports_in"`
+			FramesIn     uint64 `json:"frames_in"`
+			N1Frames     uint64 `json:"n1_frames"`
+			CommonFrames uint64 `json:"common_frames"`
+			ReportsOut   uint64 `json:"reports_out"`
+			FramesOut    uint64 `json:"frames_out"`
+			MixFramesIn  uint64 `json:"mix_frames_in"`
+			MixingRooms  int    `json:"mixing_rooms"`
+			EdgeRooms    int    `json:"edge_rooms"`
+		} `json:"mixer"`
+	}
+	fabricView := func(s *server) view {
+		t.Helper()
+		code, body := s.get("/api/fabric")
+		var v view
+		if code != 200 || json.Unmarshal([]byte(body), &v) != nil {
+			t.Fatalf("GET /api/fabric: %d %s", code, body)
+		}
+		return v
+	}
+	waitFor(t, 5*time.Second, "three live nodes", func() bool {
+		return len(fabricView(p1).Live) == 3 && len(fabricView(p2).Live) == 3
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	a, recA := toneCaller(t, ctx, p1, "1000", 440, []string{"PCMU"})
+	b, recB := toneCaller(t, ctx, p2, "1000", 1000, []string{"PCMU"})
+	time.Sleep(4 * time.Second) // the audio being measured
+	vm, v1, v2 := fabricView(m1), fabricView(p1), fabricView(p2)
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mixer m1: %+v; p1: %+v; p2: %+v", vm.Mixer, v1.Mixer, v2.Mixer)
+	if vm.Mixer.MixingRooms != 1 || vm.Mixer.ReportsIn == 0 || vm.Mixer.FramesIn == 0 || vm.Mixer.N1Frames == 0 {
+		t.Errorf("m1 does not mix the room for the others: %+v", vm.Mixer)
+	}
+	for _, v := range []view{v1, v2} {
+		if v.Mixer.EdgeRooms != 1 || v.Mixer.ReportsOut == 0 || v.Mixer.FramesOut == 0 || v.Mixer.MixFramesIn == 0 {
+			t.Errorf("a caller's node is not the room's selector node: %+v", v.Mixer)
+		}
+	}
+	if p1.logged(`"msg":"room started"`) || p2.logged(`"msg":"room started"`) {
+		t.Errorf("a selector node mixed the room itself")
+	}
+
+	ha, rate := heard(t, recA, 0)
+	ha = ha[max(0, len(ha)-2*rate):]
+	hb, rateB := heard(t, recB, 0)
+	hb = hb[max(0, len(hb)-2*rateB):]
+	for _, c := range []struct {
+		who        string
+		pcm        []int16
+		rate       int
+		want, hers float64
+	}{{"440 Hz caller on p1 (SET s1)", ha, rate, 1000, 440}, {"1000 Hz caller on p2 (SET s2)", hb, rateB, 440, 1000}} {
+		other := audiotest.ToneLevelDB(c.pcm, c.rate, c.want)
+		own := audiotest.ToneLevelDB(c.pcm, c.rate, c.hers)
+		t.Logf("%s hears %.0f Hz at %.1f dB and its own %.0f Hz at %.1f dB", c.who, c.want, other, c.hers, own)
+		if other < -20 {
+			t.Errorf("%s does not hear the other caller's %.0f Hz (%.1f dB)", c.who, c.want, other)
+		}
+		if own > other-30 {
+			t.Errorf("%s hears itself: %.0f Hz at %.1f dB against %.1f dB", c.who, c.hers, own, other)
+		}
 	}
 }

@@ -112,8 +112,7 @@ type ring struct {
 	slots   [ringSize]slot
 	latest  uint64 // the newest tick seen
 	lastTS  uint32 // latest's RTP timestamp, for unwrapping
-	p       uint64 // the tick last played
-	started bool
+	play    playout
 	dec     *opus.Decoder
 }
 
@@ -197,26 +196,39 @@ func (r *ring) packet(pkt []byte) bool {
 // next advances the playout by one tick and returns that tick's slot, or
 // nil when the sender has nothing for it (not started, stalled, lost).
 func (r *ring) next() *slot {
-	if r.latest == 0 {
+	t, ok := r.play.next(r.latest)
+	if !ok {
 		return nil
+	}
+	return r.peek(t)
+}
+
+// playout is a playout position playoutDelay ticks behind the newest tick
+// of a sender.
+type playout struct {
+	p       uint64 // the tick last played
+	started bool
+}
+
+// next advances the position by one tick, given the newest tick the
+// sender has sent; ok is false while there is nothing to play.
+func (pl *playout) next(latest uint64) (uint64, bool) {
+	if latest == 0 {
+		return 0, false
 	}
 	target := uint64(1)
-	if r.latest > playoutDelay {
-		target = r.latest - playoutDelay
+	if latest > playoutDelay {
+		target = latest - playoutDelay
 	}
-	n := r.p + 1
+	n := pl.p + 1
 	switch {
-	case !r.started || n+playoutSlack < target || n > target+playoutSlack:
+	case !pl.started || n+playoutSlack < target || n > target+playoutSlack:
 		n = target
-	case n > r.latest:
-		return nil // the sender stalled: wait for it
+	case n > latest:
+		return 0, false // the sender stalled: wait for it
 	}
-	r.p, r.started = n, true
-	s := &r.slots[n%ringSize]
-	if s.tick != n {
-		return nil
-	}
-	return s
+	pl.p, pl.started = n, true
+	return n, true
 }
 
 // peek returns the slot of tick if the ring holds it.
@@ -234,5 +246,5 @@ func (r *ring) reset() {
 	for i := range r.slots {
 		r.slots[i].tick, r.slots[i].hasLevel, r.slots[i].hasPCM = 0, false, false
 	}
-	r.latest, r.lastTS, r.p, r.started = 0, 0, 0, false
+	r.latest, r.lastTS, r.play = 0, 0, playout{}
 }

@@ -27,7 +27,8 @@ type edgeRoom struct {
 	selSub    *nats.Subscription
 
 	cmu    sync.Mutex
-	common *ring // the common mix; guarded by cmu
+	common *ring   // the common mix; guarded by cmu
+	play   playout // of the mixer's ticks; guarded by cmu
 	csub   *fabric.Subscription
 
 	mu   sync.Mutex // guards legs and sel; the tick holds it
@@ -341,15 +342,20 @@ func (er *edgeRoom) step() {
 	// Each participant hears its N-1 mix while a talker, else the common
 	// mix, of the same mixer tick.
 	er.cmu.Lock()
-	cs := er.common.next()
-	mt := er.common.p
+	latest := er.common.latest
+	for _, l := range er.list {
+		l.mu.Lock()
+		latest = max(latest, l.n1.latest)
+		l.mu.Unlock()
+	}
+	mt, ok := er.play.next(latest)
 	var common []int16
-	if cs != nil && cs.hasPCM {
+	if cs := er.common.peek(mt); ok && cs != nil && cs.hasPCM {
 		common = cs.pcm
 	}
 	for _, l := range er.list {
 		l.mu.Lock()
-		if n1 := l.n1.peek(mt); n1 != nil && n1.hasPCM {
+		if n1 := l.n1.peek(mt); ok && n1 != nil && n1.hasPCM {
 			l.p.WriteFrame(n1.pcm)
 		} else if common != nil {
 			l.p.WriteFrame(common)
@@ -381,6 +387,7 @@ func (er *edgeRoom) refresh() {
 		er.mixer.Store(&id)
 		er.cmu.Lock()
 		er.common.reset()
+		er.play = playout{}
 		er.cmu.Unlock()
 		for _, l := range legs {
 			l.mu.Lock()
