@@ -109,11 +109,11 @@ type slot struct {
 // sender's tick, and plays them out playoutDelay ticks behind the newest.
 // It is not safe for concurrent use; its owner locks.
 type ring struct {
-	slots   [ringSize]slot
-	latest  uint64 // the newest tick seen
-	lastTS  uint32 // latest's RTP timestamp, for unwrapping
-	play    playout
-	dec     *opus.Decoder
+	slots  [ringSize]slot
+	latest uint64 // the newest tick seen
+	lastTS uint32 // latest's RTP timestamp, for unwrapping
+	play   playout
+	dec    *opus.Decoder
 }
 
 func newRing(rate int, frame int, decode bool) (*ring, error) {
