@@ -24,6 +24,7 @@ func main() {
 			keysCommand(),
 			recordingsCommand(),
 			loadtestCommand(),
+			tokenCommand(),
 		},
 	}
 	if err := app.Run(flagsFirst(os.Args)); err != nil {
