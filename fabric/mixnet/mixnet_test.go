@@ -207,3 +207,56 @@ func TestSplitMixer(t *testing.T) {
 		t.Errorf("a still a selector node of %d rooms", a.mn.Stats().EdgeRooms)
 	}
 }
+
+// TestRoomMovesWhenItsMixerDies: two nodes may mix; the one the room hashes
+// to stops, and the selector nodes move the room to the other within a
+// couple of seconds, without their participants doing anything.
+func TestRoomMovesWhenItsMixerDies(t *testing.T) {
+	srv, err := fabric.StartServer(fabric.ServerConfig{Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	roles := []string{fabric.RoleInterface, fabric.RoleRetrieval, fabric.RoleSelector}
+	m1 := startNode(t, srv, "m1", "s1", append(roles, fabric.RoleMixer)...)
+	m2 := startNode(t, srv, "m2", "s2", append(roles, fabric.RoleMixer)...)
+	a := startNode(t, srv, "a", "s1", roles...)
+	b := startNode(t, srv, "b", "s2", roles...)
+	settle(t, m1, m2, a, b)
+	first, _ := a.mn.MixerFor("room")
+	dying, heir := m1, m2
+	if first.ID == "m2" {
+		dying, heir = m2, m1
+	}
+	onA := &tone{freq: 440}
+	onB := &tone{freq: 1000}
+	if _, err := a.mn.Join("room", "", onA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.mn.Join("room", "", onB); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	hears(t, "caller on a", onA, []float64{1000}, []float64{440})
+	if n := dying.eng.Participants("room"); n != 2 {
+		t.Fatalf("the room's mixer has %d participants, want 2", n)
+	}
+
+	start := time.Now()
+	dying.mn.Close()
+	dying.eng.Close()
+	dying.fab.Close()
+	for heir.eng.Participants("room") != 2 {
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("the room did not move to %s within 3 s", heir.fab.Info().ID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("room moved from %s to %s in %v", dying.fab.Info().ID, heir.fab.Info().ID, time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	hears(t, "caller on a after the move", onA, []float64{1000}, []float64{440})
+	hears(t, "caller on b after the move", onB, []float64{440}, []float64{1000})
+	if a.mn.Stats().Moves == 0 || b.mn.Stats().Moves == 0 {
+		t.Errorf("moves: a %d, b %d; want both", a.mn.Stats().Moves, b.mn.Stats().Moves)
+	}
+}
