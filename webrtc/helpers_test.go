@@ -129,6 +129,10 @@ type clientOpts struct {
 	tone       float64
 	amplitude  float64
 	level      int // the level to send, -1 measures it
+	// ice and relay make the client reach the edge through these TURN
+	// servers only.
+	ice   []pion.ICEServer
+	relay bool
 }
 
 func newClientAPI(t *testing.T, audioLevel bool) *pion.API {
@@ -168,7 +172,11 @@ func (c *client) offer(opts *pion.OfferOptions) string {
 
 func newPeer(t *testing.T, o clientOpts) *client {
 	t.Helper()
-	pc, err := newClientAPI(t, o.audioLevel).NewPeerConnection(pion.Configuration{})
+	conf := pion.Configuration{ICEServers: o.ice}
+	if o.relay {
+		conf.ICETransportPolicy = pion.ICETransportPolicyRelay
+	}
+	pc, err := newClientAPI(t, o.audioLevel).NewPeerConnection(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
