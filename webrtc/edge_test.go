@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"runtime"
@@ -244,4 +245,88 @@ func TestICETCPCandidatesAreOffered(t *testing.T) {
 		t.Errorf("no passive TCP candidate in the answer:\n%s", sdp)
 	}
 	lis.waitConnected()
+}
+
+// TestG711OnlyClients: a WHIP client that offers only PCMU is answered
+// with PCMU; an Opus listener hears it, and a PCMU-only listener hears an
+// Opus publisher, each through the mixer.
+func TestG711OnlyClients(t *testing.T) {
+	t.Parallel()
+	b := newBridge(t, nil)
+	pub := newPeer(t, clientOpts{publish: true, pcmu: true})
+	pub.post(b.srv.URL+"/whip/demo", token(t, "demo", true))
+	if sdp := pub.pc.RemoteDescription().SDP; !strings.Contains(sdp, "PCMU/8000") || strings.Contains(sdp, "opus") {
+		t.Fatalf("answer to a PCMU-only offer:\n%s", sdp)
+	}
+	opusPub := newPeer(t, clientOpts{publish: true})
+	opusPub.post(b.srv.URL+"/whip/demo", token(t, "demo", true))
+	lis := newPeer(t, clientOpts{})
+	lis.post(b.srv.URL+"/whep/demo", token(t, "demo", false))
+	lisPCMU := newPeer(t, clientOpts{pcmu: true})
+	lisPCMU.post(b.srv.URL+"/whep/demo", token(t, "demo", false))
+	for _, c := range []*client{pub, opusPub, lis, lisPCMU} {
+		c.waitConnected()
+	}
+	pub.send(440, 0.3, -1)
+	opusPub.send(1000, 0.3, -1)
+	eventually(t, 8*time.Second, "both listeners to hear 1 s of audio", func() bool {
+		return len(lis.recent(time.Second)) == 48000 && len(lisPCMU.recent(time.Second)) == 8000
+	})
+	time.Sleep(1500 * time.Millisecond)
+	for _, c := range []struct {
+		who  string
+		pcm  []int16
+		rate int
+		want []float64
+	}{
+		{"Opus listener", lis.recent(time.Second), 48000, []float64{440, 1000}},
+		{"PCMU listener", lisPCMU.recent(time.Second), 8000, []float64{440, 1000}},
+		{"PCMU publisher (hears the Opus one, not itself)", pub.recent(time.Second), 8000, []float64{1000}},
+	} {
+		for _, f := range c.want {
+			if db := audiotest.ToneLevelDB(c.pcm, c.rate, f); db < -25 {
+				t.Errorf("%s hears %.0f Hz at %.1f dBFS, want > -25", c.who, f, db)
+			}
+		}
+	}
+	if db := audiotest.ToneLevelDB(pub.recent(time.Second), 8000, 440); db > -45 {
+		t.Errorf("the PCMU publisher hears its own 440 Hz at %.1f dBFS", db)
+	}
+}
+
+// TestPublicAddressAndPortRange: with a 1:1 NAT address the answer's host
+// candidates carry it, and without the UDP mux the ports come from the
+// configured range.
+func TestPublicAddressAndPortRange(t *testing.T) {
+	t.Parallel()
+	lo := uint16(freeUDPPort(t))
+	b := newBridge(t, func(c *Config) {
+		c.UDPMuxPort = 0
+		c.PortMin, c.PortMax = lo, lo+20
+		c.NAT1To1IPs = []string{"203.0.113.7"}
+	})
+	pub := newPeer(t, clientOpts{publish: true})
+	pub.post(b.srv.URL+"/whip/demo", token(t, "demo", true))
+	var cands []string
+	for _, l := range strings.Split(pub.pc.RemoteDescription().SDP, "\r\n") {
+		if strings.HasPrefix(l, "a=candidate:") {
+			cands = append(cands, l)
+		}
+	}
+	if len(cands) == 0 {
+		t.Fatal("no candidates in the answer")
+	}
+	t.Logf("answer candidates: %q", cands)
+	for _, c := range cands {
+		f := strings.Fields(c)
+		if len(f) < 8 || f[4] != "203.0.113.7" {
+			t.Errorf("candidate %q does not carry the public address", c)
+			continue
+		}
+		var port int
+		fmt.Sscan(f[5], &port)
+		if f[2] == "udp" && (port < int(lo) || port > int(lo)+20) {
+			t.Errorf("candidate %q: port outside %d..%d", c, lo, lo+20)
+		}
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hraban/opus"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
@@ -115,8 +114,11 @@ type client struct {
 
 	location, etag, participant string
 
+	pcmu bool
+	rate int // of what it sends and hears: 48000, or 8000 with pcmu
+
 	mu       sync.Mutex
-	received []int16 // decoded at 48 kHz
+	received []int16 // decoded at rate
 	packets  int
 
 	stop chan struct{}
@@ -133,12 +135,20 @@ type clientOpts struct {
 	// servers only.
 	ice   []pion.ICEServer
 	relay bool
+	// pcmu makes a client that offers only G.711 μ-law (a WHIP client
+	// without Opus); it hears and sends at 8 kHz.
+	pcmu bool
 }
 
-func newClientAPI(t *testing.T, audioLevel bool) *pion.API {
+func newClientAPI(t *testing.T, audioLevel bool, pcmu ...bool) *pion.API {
 	t.Helper()
 	m := &pion.MediaEngine{}
-	if err := m.RegisterCodec(pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus,
+	if len(pcmu) > 0 && pcmu[0] {
+		if err := m.RegisterCodec(pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU,
+			ClockRate: 8000, Channels: 1}, PayloadType: 0}, pion.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := m.RegisterCodec(pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus,
 		ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, pion.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
@@ -176,15 +186,22 @@ func newPeer(t *testing.T, o clientOpts) *client {
 	if o.relay {
 		conf.ICETransportPolicy = pion.ICETransportPolicyRelay
 	}
-	pc, err := newClientAPI(t, o.audioLevel).NewPeerConnection(conf)
+	pc, err := newClientAPI(t, o.audioLevel, o.pcmu).NewPeerConnection(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{t: t, pc: pc, stop: make(chan struct{})}
+	c := &client{t: t, pc: pc, stop: make(chan struct{}), pcmu: o.pcmu, rate: 48000}
+	codec := media.Opus
+	if o.pcmu {
+		c.rate, codec = 8000, media.PCMU
+	}
 	t.Cleanup(c.close)
 	if o.publish {
-		c.track, err = pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2},
-			"mic", "client")
+		capab := pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+		if o.pcmu {
+			capab = pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000, Channels: 1}
+		}
+		c.track, err = pion.NewTrackLocalStaticRTP(capab, "mic", "client")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +213,7 @@ func newPeer(t *testing.T, o clientOpts) *client {
 		t.Fatal(err)
 	}
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
-		dec, err := opus.NewDecoder(48000, 1)
+		dec, err := codec.NewDecoder()
 		if err != nil {
 			t.Error(err)
 			return
@@ -210,7 +227,7 @@ func newPeer(t *testing.T, o clientOpts) *client {
 				if err != nil {
 					return
 				}
-				n, err := dec.Decode(p.Payload, pcm)
+				n, err := dec.Decode(pcm, p.Payload)
 				c.mu.Lock()
 				c.packets++
 				if err == nil {
@@ -271,7 +288,11 @@ func (c *client) waitConnected() {
 // 20 ms until close. level is the RFC 6464 level sent when the extension
 // was negotiated; -1 sends the measured level.
 func (c *client) send(freq, amp float64, level int) {
-	enc, err := media.Opus.NewEncoder()
+	codec, pt := media.Opus, uint8(111)
+	if c.pcmu {
+		codec, pt = media.PCMU, 0
+	}
+	enc, err := codec.NewEncoder()
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -280,7 +301,7 @@ func (c *client) send(freq, amp float64, level int) {
 		defer c.wg.Done()
 		tk := time.NewTicker(media.FrameDuration)
 		defer tk.Stop()
-		frame := make([]int16, 960)
+		frame := make([]int16, c.rate/50)
 		buf := make([]byte, 1500)
 		var n int
 		seq, ts := uint16(1000), uint32(5000)
@@ -291,7 +312,7 @@ func (c *client) send(freq, amp float64, level int) {
 			case <-tk.C:
 			}
 			for i := range frame {
-				frame[i] = int16(amp * 32767 * math.Sin(2*math.Pi*freq*float64(n)/48000))
+				frame[i] = int16(amp * 32767 * math.Sin(2*math.Pi*freq*float64(n)/float64(c.rate)))
 				n++
 			}
 			pn, err := enc.Encode(buf, frame)
@@ -299,7 +320,7 @@ func (c *client) send(freq, amp float64, level int) {
 				c.t.Error(err)
 				return
 			}
-			p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: ts}, Payload: buf[:pn]}
+			p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts}, Payload: buf[:pn]}
 			if c.levelExt != 0 {
 				l := byte(level)
 				if level < 0 {
@@ -312,7 +333,7 @@ func (c *client) send(freq, amp float64, level int) {
 			}
 			_ = c.track.WriteRTP(p)
 			seq++
-			ts += 960
+			ts += uint32(codec.RTPTicks(len(frame)))
 		}
 	}()
 }
@@ -321,7 +342,7 @@ func (c *client) send(freq, amp float64, level int) {
 func (c *client) recent(d time.Duration) []int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := int(d.Seconds() * 48000)
+	n := int(d.Seconds() * float64(c.rate))
 	if len(c.received) < n {
 		return append([]int16(nil), c.received...)
 	}
