@@ -212,6 +212,7 @@ type roomResult struct {
 	Samples       int      `json:"samples"`
 	RMSdBFS       *float64 `json:"rms_dbfs"`
 	Left          bool     `json:"left"`
+	ICERestarted  bool     `json:"ice_restarted"`
 }
 
 // TestBrowserAndPhoneHearEachOther: a browser (the real page in headless
@@ -260,7 +261,7 @@ func TestBrowserAndPhoneHearEachOther(t *testing.T) {
 	cmd := exec.CommandContext(nctx, node, script,
 		"--url", "http://"+s.HTTP+"/r/demo", "--name", "Ada", "--wav", browserSrc,
 		"--seconds", fmt.Sprint(captureSeconds), "--out-wav", browserWAV, "--shots", shots,
-		"--expect-participants", "2", "--leave-and-check", "--timeout", "45", "--chromium", chromium)
+		"--expect-participants", "2", "--ice-restart", "--leave-and-check", "--timeout", "45", "--chromium", chromium)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -309,6 +310,12 @@ func TestBrowserAndPhoneHearEachOther(t *testing.T) {
 		if !ids[id] {
 			t.Errorf("speaking id %q is not in the list", id)
 		}
+	}
+	// The capture comes after an ICE restart (new credentials through
+	// PATCH, as after a network blip): the checks below prove the audio
+	// went on through it.
+	if !res.ICERestarted {
+		t.Errorf("room.mjs did not report the ICE restart")
 	}
 	if !res.Left {
 		t.Errorf("room.mjs did not report leaving")

@@ -28,7 +28,7 @@ function parseArgs(argv) {
     url: '', name: '', wav: '', seconds: 8, outWav: '', shots: '', pin: '', expectParticipants: 0,
     leaveAndCheck: false, timeout: 60, chromium: '/usr/bin/chromium', verbose: false,
   };
-  const flags = new Set(['leave-and-check', 'verbose']);
+  const flags = new Set(['leave-and-check', 'verbose', 'ice-restart']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
@@ -47,6 +47,7 @@ function parseArgs(argv) {
       case 'pin': o.pin = v; break;
       case 'expect-participants': o.expectParticipants = Number(v); break;
       case 'leave-and-check': o.leaveAndCheck = v !== 'false'; break;
+      case 'ice-restart': o.iceRestart = v !== 'false'; break;
       case 'timeout': o.timeout = Number(v); break;
       case 'chromium': o.chromium = v; break;
       case 'verbose': o.verbose = v !== 'false'; break;
@@ -67,7 +68,7 @@ function parseArgs(argv) {
 
 function usage(code) {
   process.stderr.write('usage: node room.mjs --url URL --name NAME --wav FILE [--seconds 8] [--out-wav FILE] [--shots DIR]\n' +
-    '         [--pin PIN] [--expect-participants N] [--leave-and-check] [--timeout 60] [--chromium PATH] [--verbose]\n');
+    '         [--pin PIN] [--expect-participants N] [--leave-and-check] [--ice-restart] [--timeout 60] [--chromium PATH] [--verbose]\n');
   process.exit(code);
 }
 
@@ -245,6 +246,25 @@ async function main() {
         document.querySelector('#plist li[data-speaking="true"]') !== null, opts.expectParticipants, { timeout: left(), polling: 100 });
     }
 
+    let iceRestarted = false;
+    if (opts.iceRestart) {
+      // An ICE restart as after a network blip: new credentials both
+      // ways through PATCH, the page says so, and the audio goes on.
+      step = 'restarting ICE';
+      const ufrag = (sdp) => (/a=ice-ufrag:(\S+)/.exec(sdp) || [])[1];
+      const before = await page.evaluate(() => window.setbridge.pc.remoteDescription.sdp);
+      await page.evaluate(() => window.setbridge.restartIce());
+      await page.waitForFunction((old) => {
+        const sb = window.setbridge;
+        const m = /a=ice-ufrag:(\S+)/.exec(sb?.pc?.remoteDescription?.sdp || '');
+        return sb && sb.state === 'connected' && m && m[1] !== old &&
+          ['connected', 'completed'].includes(sb.pc.iceConnectionState) &&
+          /Reconnected/.test(document.body.innerText);
+      }, ufrag(before), { timeout: left(), polling: 100 });
+      iceRestarted = true;
+      log('ICE restarted');
+    }
+
     step = `recording ${opts.seconds}s of what the page plays`;
     const cap = await page.evaluate(captureInPage, opts.seconds);
     log(`captured ${cap.samples} samples at ${cap.sampleRate} Hz via ${cap.how}`);
@@ -263,6 +283,7 @@ async function main() {
       sample_rate: cap.sampleRate,
       samples: cap.samples,
       rms_dbfs: cap.rms > 0 ? Math.round(200 * Math.log10(cap.rms)) / 10 : null,
+      ice_restarted: iceRestarted,
     };
 
     if (opts.leaveAndCheck) {
