@@ -32,6 +32,10 @@ type Config struct {
 	// are served.
 	Keys   []string
 	Logger *slog.Logger
+	// Streams and Dialer, if set, serve the live-stream and dial-out
+	// robots.
+	Streams Streams
+	Dialer  Dialer
 	// Fabric, if set, serves GET /api/fabric: the node's view of the
 	// fabric and its counters.
 	Fabric func() any
@@ -53,6 +57,7 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /api/mapper/numbers/{number}", h.mapNumber)
 	mux.HandleFunc("GET /api/mapper/rooms/{id}", h.mapRoom)
 	h.recordings(mux)
+	h.robots(mux)
 	if cfg.Fabric != nil {
 		mux.HandleFunc("GET /api/fabric", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, cfg.Fabric())

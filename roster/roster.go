@@ -349,3 +349,15 @@ func (rm *room) snapshotLocked() Snapshot {
 	})
 	return Snapshot{Room: rm.name, Participants: ps, Speaking: rm.speaking, Recording: rm.recording}
 }
+
+// Announce sends an event that changes none of the room's state (a live
+// stream that failed, a dial-out call's progress) to the room's current
+// subscribers; a room nobody follows is not created for it.
+func (r *Roster) Announce(roomName, typ string, data any) {
+	rm := r.lockRoom(roomName, false)
+	if rm == nil {
+		return
+	}
+	rm.publishLocked(Event{Type: typ, Data: data})
+	r.unlockRoom(rm)
+}

@@ -273,3 +273,21 @@ func TestSnapshotJSON(t *testing.T) {
 		t.Errorf("snapshot\n got %s\nwant %s", b, want)
 	}
 }
+
+func TestAnnounceReachesSubscribersOnly(t *testing.T) {
+	r := New(Options{})
+	defer r.Close()
+	r.Announce("nobody", "stream", map[string]string{"state": "failed"})
+	if len(r.Rooms()) != 0 {
+		t.Fatalf("an announcement to a room nobody follows created it: %v", r.Rooms())
+	}
+	sub := r.Subscribe("demo")
+	defer sub.Close()
+	if ev := <-sub.C(); ev.Type != EventSnapshot {
+		t.Fatalf("first event %q", ev.Type)
+	}
+	r.Announce("demo", "stream", "failed")
+	if ev := <-sub.C(); ev.Type != "stream" || ev.Data != "failed" {
+		t.Fatalf("announcement = %+v", ev)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/setbridge/setbridge/config"
 	"github.com/setbridge/setbridge/fabric"
 	"github.com/setbridge/setbridge/fabric/mixnet"
+	"github.com/setbridge/setbridge/livestream"
 	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/roster"
@@ -257,7 +258,14 @@ func serve(cctx *cli.Context) error {
 	for _, d := range cfg.SIP.Dispatch {
 		dialIn = append(dialIn, api.DialIn{Number: d.Number, Room: d.Room, IVR: d.IVR})
 	}
+	ls := livestream.New(livestream.Config{Rate: cfg.Mixer.Rate, Logger: log, FFmpeg: cfg.Robots.FFmpeg, MaxAttempts: cfg.Robots.MaxAttempts,
+		Tap: func(room string, fn func(uint64, []int16)) func() {
+			return engine.Tap(mixerengine.RoomID(room), fn)
+		},
+		OnState: streamStates(reg, rost, log)})
+	defer ls.Close()
 	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
+		Streams: newStreams(ls, rooms, conf),
 		Fabric: func() any { return fab.view(mn) }, Participants: conf.Participants}))
 	if cfg.WebRTC.Enabled == nil || *cfg.WebRTC.Enabled {
 		be, err := startBrowserEdge(cfg.WebRTC, conf, rooms, dialIn, recs.Recording, log)
