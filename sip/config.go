@@ -67,6 +67,9 @@ type Trunk struct {
 	DefaultRoom string `yaml:"default_room"`
 	// Register, when set, keeps an outbound registration with the trunk.
 	Register *TrunkRegistration `yaml:"register"`
+	// Outbound, when set, lets the gateway place calls through the trunk
+	// (dial-out participants, connectors).
+	Outbound *TrunkOutbound `yaml:"outbound"`
 
 	prefixes []netip.Prefix
 	codecs   []media.Codec
@@ -80,6 +83,27 @@ type TrunkRegistration struct {
 	Password  string        `yaml:"password"`
 	Expires   time.Duration `yaml:"expires"`
 	Transport string        `yaml:"transport"`
+}
+
+// TrunkOutbound is how calls are placed through a trunk.
+type TrunkOutbound struct {
+	// Host is the carrier's (or its proxy's) host:port; the Request-URI is
+	// sip:NUMBER@Host.
+	Host string `yaml:"host"`
+	// Transport is "udp" (default) or "tcp".
+	Transport string `yaml:"transport"`
+	// Username and Password answer a 401 or 407 digest challenge; Realm,
+	// if set, is the only realm answered.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Realm    string `yaml:"realm"`
+	// FromDomain is the From URI's host (default: Host without the port).
+	FromDomain string `yaml:"from_domain"`
+	// Proxy, if set, is an outbound proxy host:port every request of the
+	// call is sent through (a loose Route).
+	Proxy string `yaml:"proxy"`
+	// CallerID is the From user of calls that name none.
+	CallerID string `yaml:"caller_id"`
 }
 
 // DispatchRule routes a dialled number to a room.
@@ -203,6 +227,17 @@ func (c *Config) Validate() []*FieldError {
 		if r := t.Register; r != nil {
 			if r.Registrar == "" || r.AOR == "" {
 				bad(p+".register", "registration needs registrar and aor")
+			}
+		}
+		if o := t.Outbound; o != nil {
+			if o.Host == "" {
+				bad(p+".outbound.host", "outbound calls need a host")
+			}
+			if tp := strings.ToLower(o.Transport); tp != "" && tp != "udp" && tp != "tcp" {
+				bad(p+".outbound.transport", "unknown transport %q (udp, tcp)", o.Transport)
+			}
+			if o.Password != "" && o.Username == "" {
+				bad(p+".outbound.username", "a password needs a username")
 			}
 		}
 	}

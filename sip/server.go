@@ -121,6 +121,7 @@ type Server struct {
 	closers  []io.Closer // the listeners, closed on shutdown
 	wg       sync.WaitGroup
 	regs     []*Registration
+	dialouts *dialouts // outbound calls (dialout.go)
 }
 
 // NewServer builds a gateway from cfg (defaults applied, validated).
@@ -156,6 +157,7 @@ func NewServer(cfg Config, conf Conference, opts Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, conf: conf, log: log, base: opts.Logger, clock: opts.Clock, metrics: opts.Metrics, onDigit: opts.OnDigit, ivr: opts.IVR,
 		ua: ua, srv: srv, client: client, calls: map[string]*call{}, addrs: map[string]net.Addr{}}
+	s.dialouts = newDialouts()
 	s.auth = newAuthenticator(cfg.Trunks, cfg.NonceExpiry, opts.Clock.Now)
 	bind := netip.IPv4Unspecified()
 	if cfg.MediaAddress != "" {
@@ -163,17 +165,17 @@ func NewServer(cfg Config, conf Conference, opts Options) (*Server, error) {
 	}
 	s.ports = newPortAllocator(bind, cfg.RTPPortMin, cfg.RTPPortMax)
 	s.lobby = newLobby(opts.Clock, conf.Rate())
-	srv.OnInvite(guard(s.onInvite))
-	srv.OnAck(guard(s.onAck))
-	srv.OnBye(guard(s.onBye))
+	srv.OnInvite(guard(s.dialoutFirst(s.onInvite)))
+	srv.OnAck(guard(s.dialoutFirst(s.onAck)))
+	srv.OnBye(guard(s.dialoutFirst(s.onBye)))
 	srv.OnCancel(guard(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		// A CANCEL that matched an INVITE was answered by the transaction
 		// layer; one that reaches us matched nothing.
 		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	}))
-	srv.OnOptions(guard(s.onOptions))
-	srv.OnUpdate(guard(s.onUpdate))
-	srv.OnInfo(guard(s.onInfo))
+	srv.OnOptions(guard(s.dialoutFirst(s.onOptions)))
+	srv.OnUpdate(guard(s.dialoutFirst(s.onUpdate)))
+	srv.OnInfo(guard(s.dialoutFirst(s.onInfo)))
 	return s, nil
 }
 
@@ -234,6 +236,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	s.hangupAll()
+	s.dialouts.hangupAll()
 	s.client.Close()
 	s.srv.Close()
 	err := s.ua.Close()
