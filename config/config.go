@@ -38,6 +38,14 @@ type Config struct {
 	Rooms        []Room        `yaml:"rooms"`
 	Node         Node          `yaml:"node"`
 	WebRTC       WebRTC        `yaml:"webrtc"`
+	// Database holds room configuration: a SQLite file path (or
+	// sqlite:///path) or a postgres:// URL.
+	Database string `yaml:"database"`
+	// Webhooks receive room and recording events, signed the Standard
+	// Webhooks way.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Robots configure the live-stream robots.
+	Robots Robots `yaml:"robots"`
 }
 
 // Node places this process in the fabric: its id, SET, network and roles,
@@ -167,6 +175,25 @@ type WebRTC struct {
 	OpenRooms []string `yaml:"open_rooms"`
 	// TokenTTL is how long the tokens the page gets last (default 6h).
 	TokenTTL time.Duration `yaml:"token_ttl"`
+}
+
+// Webhook is one receiver of events.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// Secret signs the requests ("whsec_" and base64, as Standard
+	// Webhooks gives them out).
+	Secret string `yaml:"secret"`
+	// Events limits what is sent (default every event).
+	Events []string `yaml:"events"`
+}
+
+// Robots configures the live-stream robots.
+type Robots struct {
+	// FFmpeg is the ffmpeg binary for RTMP targets (default "ffmpeg").
+	FFmpeg string `yaml:"ffmpeg"`
+	// MaxAttempts is how many failed connects in a row end a stream
+	// (default 10).
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // ICEServer is a STUN or TURN server for browsers.
@@ -362,6 +389,14 @@ func (c *Config) validate(root *yaml.Node) Problems {
 	for i, srv := range c.WebRTC.ICEServers {
 		if len(srv.URLs) == 0 {
 			add(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), "an ICE server needs at least one URL (stun:, turn: or turns:)")
+		}
+	}
+	for i, w := range c.Webhooks {
+		if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
+			add(fmt.Sprintf("webhooks[%d].url", i), "a webhook URL starts with http:// or https://")
+		}
+		if w.Secret == "" {
+			add(fmt.Sprintf("webhooks[%d].secret", i), "a webhook needs a secret (whsec_...) to sign with")
 		}
 	}
 	for k, v := range c.WebRTC.Keys {

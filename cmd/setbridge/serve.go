@@ -24,8 +24,8 @@ import (
 	"github.com/setbridge/setbridge/config"
 	"github.com/setbridge/setbridge/fabric"
 	"github.com/setbridge/setbridge/fabric/mixnet"
-	"github.com/setbridge/setbridge/livestream"
 	"github.com/setbridge/setbridge/ivr"
+	"github.com/setbridge/setbridge/livestream"
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/roster"
 	"github.com/setbridge/setbridge/sip"
@@ -266,7 +266,7 @@ func serve(cctx *cli.Context) error {
 	defer ls.Close()
 	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
 		Streams: newStreams(ls, rooms, conf),
-		Fabric: func() any { return fab.view(mn) }, Participants: conf.Participants}))
+		Fabric:  func() any { return fab.view(mn) }, Participants: conf.Participants}))
 	if cfg.WebRTC.Enabled == nil || *cfg.WebRTC.Enabled {
 		be, err := startBrowserEdge(cfg.WebRTC, conf, rooms, dialIn, recs.Recording, log)
 		if err != nil {
