@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +115,86 @@ func TestLiveStreamOfARoom(t *testing.T) {
 	}
 	if code, _ := apiJSON(t, s, "DELETE", "/api/rooms/demo/streams/"+rtID, nil); code != 404 {
 		t.Fatalf("stop a stopped stream: %d, want 404", code)
+	}
+}
+
+// TestDialOutFromTheShell: `setbridge dial demo NUMBER` calls an
+// auto-answering baresip through the trunk's outbound settings; the callee
+// hears the room's caller and the caller hears the callee; DELETE hangs
+// up. A sipp UAS answering 486 makes the command report busy and fail.
+func TestDialOutFromTheShell(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "callee.wav")
+	if err := audiotest.WriteMonoWAV(wav, 8000, audiotest.GenTone(8000, 1000, 0.3, 20*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	calleeRec := filepath.Join(dir, "callee-heard.wav")
+	callee, err := peers.StartBaresip(ctx, peers.BaresipOptions{T: t, AutoAnswer: true, PlayWAV: wav, RecordWAV: calleeRec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := peers.StartSipp(ctx, peers.SippOptions{T: t, Scenario: filepath.Join("..", "sip", "testdata", "dialout", "busy.xml"), Calls: 1, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, fmt.Sprintf(`sip:
+  trunks:
+    - name: local
+      allowed_addresses: ["127.0.0.0/8"]
+    - name: carrier
+      outbound: {host: "%s"}
+    - name: busyline
+      outbound: {host: "%s"}
+`, callee.Addr, busy.Addr))
+	caller, callerRec := toneCaller(t, ctx, s, "1000", 440, []string{"PCMU"})
+	user := strings.TrimPrefix(strings.SplitN(callee.URI, "@", 2)[0], "sip:")
+	out, err := exec.CommandContext(ctx, binPath, "dial", "--server", "http://"+s.HTTP, "--trunk", "carrier", "--name", "Bob",
+		"--ring-timeout", "10s", "demo", user).CombinedOutput()
+	if err != nil {
+		t.Fatalf("setbridge dial: %v\n%s", err, out)
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) < 2 || fields[1] != "answered" {
+		t.Fatalf("setbridge dial printed %q, want CALLID answered", out)
+	}
+	id := fields[0]
+	time.Sleep(3 * time.Second)
+	if code, _ := apiJSON(t, s, "DELETE", "/api/rooms/demo/calls/"+id, nil); code != 204 {
+		t.Fatalf("hang up: %d", code)
+	}
+	if _, err := callee.WaitClosed(ctx); err != nil {
+		t.Fatalf("the callee's call did not end: %v", err)
+	}
+	code, body := s.get("/api/rooms/demo/calls")
+	if code != 200 || !strings.Contains(body, `"state":"ended"`) || !strings.Contains(body, `"state":"answered"`) {
+		t.Fatalf("calls of demo: %d %s", code, body)
+	}
+	if err := caller.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := callee.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who, path  string
+		want, hers float64
+	}{{"the callee", calleeRec, 440, 1000}, {"the room's caller", callerRec, 1000, 440}} {
+		pcm, rate := heard(t, c.path, 0)
+		pcm = pcm[max(0, len(pcm)-2*rate):]
+		other, own := audiotest.ToneLevelDB(pcm, rate, c.want), audiotest.ToneLevelDB(pcm, rate, c.hers)
+		t.Logf("%s hears %.0f Hz at %.1f dB and its own %.0f Hz at %.1f dB", c.who, c.want, other, c.hers, own)
+		if other < -25 || own > other-30 {
+			t.Errorf("%s: the other side is not heard clearly (%.1f dB) or itself is (%.1f dB)", c.who, other, own)
+		}
+	}
+
+	out, err = exec.CommandContext(ctx, binPath, "dial", "--server", "http://"+s.HTTP, "--trunk", "busyline", "demo", "2000").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "busy 486") {
+		t.Fatalf("dialling a busy line: %v %q, want a failure saying busy 486", err, out)
+	}
+	if code, res := apiJSON(t, s, "POST", "/api/rooms/demo/dial", map[string]string{"number": "1", "trunk": "local"}); code != 400 {
+		t.Fatalf("dialling through a trunk without outbound settings: %d %v, want 400", code, res)
 	}
 }

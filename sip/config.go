@@ -195,8 +195,8 @@ func (c *Config) Validate() []*FieldError {
 			}
 			t.prefixes = append(t.prefixes, pr)
 		}
-		if len(t.AllowedAddresses) == 0 && t.Password == "" {
-			bad(p, "trunk %q has neither allowed_addresses nor credentials: nothing could ever use it", t.Name)
+		if len(t.AllowedAddresses) == 0 && t.Password == "" && t.Outbound == nil {
+			bad(p, "trunk %q has neither allowed_addresses, credentials nor outbound settings: nothing could ever use it", t.Name)
 		}
 		if t.Password != "" && t.Username == "" {
 			bad(p+".username", "a password needs a username")

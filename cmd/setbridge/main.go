@@ -25,6 +25,7 @@ func main() {
 			recordingsCommand(),
 			loadtestCommand(),
 			tokenCommand(),
+			dialCommand(),
 		},
 	}
 	if err := app.Run(flagsFirst(os.Args)); err != nil {

@@ -258,6 +258,13 @@ func serve(cctx *cli.Context) error {
 	for _, d := range cfg.SIP.Dispatch {
 		dialIn = append(dialIn, api.DialIn{Number: d.Number, Room: d.Room, IVR: d.IVR})
 	}
+	// Dial-out calls live as long as the server; ctx ends at shutdown.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var dial api.Dialer
+	if gw != nil {
+		dial = newDialer(ctx, gw, cfg.SIP, rooms, rost)
+	}
 	ls := livestream.New(livestream.Config{Rate: cfg.Mixer.Rate, Logger: log, FFmpeg: cfg.Robots.FFmpeg, MaxAttempts: cfg.Robots.MaxAttempts,
 		Tap: func(room string, fn func(uint64, []int16)) func() {
 			return engine.Tap(mixerengine.RoomID(room), fn)
@@ -265,7 +272,7 @@ func serve(cctx *cli.Context) error {
 		OnState: streamStates(reg, rost, log)})
 	defer ls.Close()
 	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
-		Streams: newStreams(ls, rooms, conf),
+		Streams: newStreams(ls, rooms, conf), Dialer: dial,
 		Fabric:  func() any { return fab.view(mn) }, Participants: conf.Participants}))
 	if cfg.WebRTC.Enabled == nil || *cfg.WebRTC.Enabled {
 		be, err := startBrowserEdge(cfg.WebRTC, conf, rooms, dialIn, recs.Recording, log)
@@ -294,8 +301,6 @@ func serve(cctx *cli.Context) error {
 		}
 	}()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	sipDone := make(chan error, 1)
 	if gw != nil {
 		go func() { sipDone <- gw.Run(ctx) }()
