@@ -83,6 +83,14 @@ type dialer struct {
 }
 
 type dialCall struct {
+	callView
+	out     *sip.Outbound
+	settled chan struct{} // closed at the answer or the end
+	once    sync.Once
+}
+
+// callView is a dial-out call as the API shows it.
+type callView struct {
 	ID        string      `json:"id"`
 	Room      string      `json:"room"`
 	Number    string      `json:"number"`
@@ -92,10 +100,6 @@ type dialCall struct {
 	Reason    string      `json:"reason,omitempty"`
 	StartedAt time.Time   `json:"started_at"`
 	Events    []dialEvent `json:"events"`
-
-	out     *sip.Outbound
-	settled chan struct{} // closed at the answer or the end
-	once    sync.Once
 }
 
 type dialEvent struct {
@@ -125,7 +129,8 @@ func (d *dialer) Dial(room string, req api.DialRequest, wait bool) (any, error) 
 	if trunk == "" {
 		trunk = d.trunk
 	}
-	c := &dialCall{Room: room, Number: req.Number, Trunk: trunk, State: sip.DialTrying, StartedAt: time.Now(), settled: make(chan struct{})}
+	c := &dialCall{callView: callView{Room: room, Number: req.Number, Trunk: trunk, State: sip.DialTrying, StartedAt: time.Now()},
+		settled: make(chan struct{})}
 	var mu sync.Mutex // orders events that arrive before Dial returns
 	mu.Lock()
 	out, err := d.gw.Dial(d.ctx, sip.DialRequest{Room: room, Trunk: trunk, Number: req.Number, CallerID: req.CallerID,
@@ -171,12 +176,11 @@ func (d *dialer) event(c *dialCall, ev sip.DialEvent) {
 	d.rost.Announce(c.Room, "call", d.view(c))
 }
 
-func (d *dialer) view(c *dialCall) dialCall {
+func (d *dialer) view(c *dialCall) callView {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v := *c
+	v := c.callView
 	v.Events = slices.Clone(c.Events)
-	v.out, v.settled = nil, nil
 	return v
 }
 
@@ -197,7 +201,7 @@ func (d *dialer) List(room string) any {
 	d.mu.Lock()
 	ids := slices.Clone(d.order)
 	d.mu.Unlock()
-	out := []dialCall{}
+	out := []callView{}
 	for _, id := range ids {
 		d.mu.Lock()
 		c := d.calls[id]

@@ -273,7 +273,7 @@ func serve(cctx *cli.Context) error {
 	defer ls.Close()
 	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
 		Streams: newStreams(ls, rooms, conf), Dialer: dial,
-		Fabric:  func() any { return fab.view(mn) }, Participants: conf.Participants}))
+		Fabric: func() any { return fab.view(mn) }, Participants: conf.Participants}))
 	if cfg.WebRTC.Enabled == nil || *cfg.WebRTC.Enabled {
 		be, err := startBrowserEdge(cfg.WebRTC, conf, rooms, dialIn, recs.Recording, log)
 		if err != nil {
