@@ -40,8 +40,18 @@ type RoomSpec struct {
 	ModeratorPIN     string `json:"moderator_pin,omitempty"`
 }
 
+// Persister keeps the directory's rooms across restarts (a database).
+// Its errors should wrap ErrRoomExists, ErrNumberInUse and ErrNoRoom where
+// they mean those.
+type Persister interface {
+	Create(Room) error
+	Delete(id string) error
+	SetLocked(id string, locked bool) error
+}
+
 // Rooms is the room directory, safe for concurrent use.
 type Rooms struct {
+	persist  Persister // nil: memory only
 	mu       sync.RWMutex
 	byID     map[string]Room // guarded by mu
 	byNumber map[string]string
@@ -49,6 +59,27 @@ type Rooms struct {
 
 // NewRooms returns an empty directory.
 func NewRooms() *Rooms { return &Rooms{byID: map[string]Room{}, byNumber: map[string]string{}} }
+
+// Persist makes every later change go to p first; call it before serving.
+func (r *Rooms) Persist(p Persister) { r.persist = p }
+
+// Load puts a room kept by the Persister into the directory as it is
+// (its PINs already hashed).
+func (r *Rooms) Load(room Room) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byID[room.ID]; ok {
+		return fmt.Errorf("%w: %s", ErrRoomExists, room.ID)
+	}
+	if room.ConferenceNumber != "" {
+		if _, ok := r.byNumber[room.ConferenceNumber]; ok {
+			return ErrNumberInUse
+		}
+		r.byNumber[room.ConferenceNumber] = room.ID
+	}
+	r.byID[room.ID] = room
+	return nil
+}
 
 // Create adds a room.
 func (r *Rooms) Create(s RoomSpec) (Room, error) {
@@ -79,6 +110,13 @@ func (r *Rooms) Create(s RoomSpec) (Room, error) {
 		if _, ok := r.byNumber[s.ConferenceNumber]; ok {
 			return Room{}, ErrNumberInUse
 		}
+	}
+	if r.persist != nil {
+		if err := r.persist.Create(room); err != nil {
+			return Room{}, err
+		}
+	}
+	if s.ConferenceNumber != "" {
 		r.byNumber[s.ConferenceNumber] = s.ID
 	}
 	r.byID[s.ID] = room
@@ -92,6 +130,11 @@ func (r *Rooms) Delete(id string) error {
 	room, ok := r.byID[id]
 	if !ok {
 		return ErrNoRoom
+	}
+	if r.persist != nil {
+		if err := r.persist.Delete(id); err != nil {
+			return err
+		}
 	}
 	delete(r.byID, id)
 	if room.ConferenceNumber != "" {
@@ -127,6 +170,11 @@ func (r *Rooms) SetLocked(id string, locked bool) error {
 	room, ok := r.byID[id]
 	if !ok {
 		return ErrNoRoom
+	}
+	if r.persist != nil {
+		if err := r.persist.SetLocked(id, locked); err != nil {
+			return err
+		}
 	}
 	room.Locked = locked
 	r.byID[id] = room

@@ -29,6 +29,7 @@ import (
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/roster"
 	"github.com/setbridge/setbridge/sip"
+	"github.com/setbridge/setbridge/store"
 	"github.com/setbridge/setbridge/web"
 )
 
@@ -101,14 +102,76 @@ func newLogger(c config.Log) *slog.Logger {
 }
 
 // newRooms builds the room directory from the configuration, hashing PINs.
-func newRooms(cfg config.Config) (*api.Rooms, error) {
+func newRooms(ctx context.Context, cfg config.Config, st *store.Store) (*api.Rooms, error) {
 	rooms := api.NewRooms()
 	for _, r := range cfg.Rooms {
 		if _, err := rooms.Create(api.RoomSpec{ID: r.ID, ConferenceNumber: r.ConferenceNumber, PIN: r.PIN, ModeratorPIN: r.ModeratorPIN}); err != nil {
 			return nil, fmt.Errorf("room %s: %w", r.ID, err)
 		}
 	}
-	return rooms, nil
+	if st == nil {
+		return rooms, nil
+	}
+	// The configuration's rooms are written over their stored selves
+	// (a room's lock survives); the rooms made through the API since are
+	// loaded as they are.
+	for _, r := range cfg.Rooms {
+		room, _ := rooms.Get(r.ID)
+		sr := store.Room{ID: room.ID, ConferenceNumber: room.ConferenceNumber, PINHash: room.PINHash, ModeratorPINHash: room.ModeratorPINHash,
+			EntryTones: r.EntryTones == nil || *r.EntryTones, Record: r.Record, RecordTracks: r.RecordTracks}
+		old, err := st.GetRoom(ctx, r.ID)
+		switch {
+		case err == nil:
+			sr.Locked = old.Locked
+			err = st.UpdateRoom(ctx, sr)
+		case errors.Is(err, store.ErrNotFound):
+			err = st.CreateRoom(ctx, sr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("room %s: %w", r.ID, err)
+		}
+	}
+	stored, err := st.ListRooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir := api.NewRooms()
+	for _, r := range stored {
+		if err := dir.Load(api.Room{ID: r.ID, ConferenceNumber: r.ConferenceNumber, PINHash: r.PINHash, ModeratorPINHash: r.ModeratorPINHash, Locked: r.Locked}); err != nil {
+			return nil, fmt.Errorf("stored room %s: %w", r.ID, err)
+		}
+	}
+	dir.Persist(roomStore{st})
+	return dir, nil
+}
+
+// roomStore keeps the directory's changes in the database.
+type roomStore struct{ st *store.Store }
+
+func (p roomStore) Create(r api.Room) error {
+	err := p.st.CreateRoom(context.Background(), store.Room{ID: r.ID, ConferenceNumber: r.ConferenceNumber,
+		PINHash: r.PINHash, ModeratorPINHash: r.ModeratorPINHash, Locked: r.Locked, EntryTones: true})
+	return storeErr(err)
+}
+
+func (p roomStore) Delete(id string) error { return storeErr(p.st.DeleteRoom(context.Background(), id)) }
+
+func (p roomStore) SetLocked(id string, on bool) error {
+	return storeErr(p.st.SetLocked(context.Background(), id, on))
+}
+
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrExists):
+		return fmt.Errorf("%w: %w", api.ErrRoomExists, err)
+	case errors.Is(err, store.ErrNumberInUse):
+		return fmt.Errorf("%w: %w", api.ErrNumberInUse, err)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", api.ErrNoRoom, err)
+	}
+	return err
 }
 
 func serve(cctx *cli.Context) error {
@@ -181,7 +244,14 @@ func serve(cctx *cli.Context) error {
 				func() float64 { return float64(m.Failures.Load()) }),
 		)
 	}
-	rooms, err := newRooms(cfg)
+	var st *store.Store
+	if cfg.Database != "" {
+		if st, err = store.Open(context.Background(), cfg.Database, store.WithLogger(log)); err != nil {
+			return cli.Exit(fmt.Sprintf("database: %v", err), 1)
+		}
+		defer st.Close()
+	}
+	rooms, err := newRooms(context.Background(), cfg, st)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
