@@ -154,7 +154,9 @@ func (p roomStore) Create(r api.Room) error {
 	return storeErr(err)
 }
 
-func (p roomStore) Delete(id string) error { return storeErr(p.st.DeleteRoom(context.Background(), id)) }
+func (p roomStore) Delete(id string) error {
+	return storeErr(p.st.DeleteRoom(context.Background(), id))
+}
 
 func (p roomStore) SetLocked(id string, on bool) error {
 	return storeErr(p.st.SetLocked(context.Background(), id, on))
