@@ -10,6 +10,7 @@ import (
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/roster"
 	"github.com/setbridge/setbridge/sip"
+	"github.com/setbridge/setbridge/webhook"
 	"github.com/setbridge/setbridge/webrtc"
 )
 
@@ -28,6 +29,15 @@ type conference struct {
 	joinTone   []int16
 	leaveTone  []int16
 	noTonesFor map[string]bool // rooms with entry_tones: false
+	// hooks, if set, sends room and participant events to webhooks.
+	hooks func(webhook.Event)
+}
+
+// hook sends a webhook event, if webhooks are configured.
+func (c *conference) hook(typ, room string, data any) {
+	if c.hooks != nil {
+		c.hooks(webhook.Event{Type: typ, Room: room, Data: data})
+	}
 }
 
 // member is a participant's place in a room, mixed here or elsewhere.
@@ -72,6 +82,17 @@ func (c *conference) join(room string, p media.Participant, info roster.Particip
 	}
 	info.ID, info.Node, info.Set = m.ID(), c.node, c.set
 	c.roster.Join(room, info)
+	if c.hooks != nil {
+		p := c.roster.Snapshot(room)
+		if len(p.Participants) == 1 {
+			c.hook(webhook.RoomStarted, room, nil)
+		}
+		for _, x := range p.Participants {
+			if x.ID == info.ID {
+				c.hook(webhook.ParticipantJoined, room, map[string]any{"participant": x})
+			}
+		}
+	}
 	return &membership{member: m, c: c, room: room, local: local}, nil
 }
 
@@ -132,6 +153,12 @@ type membership struct {
 func (m *membership) Leave() {
 	m.member.Leave()
 	m.c.roster.Leave(m.room, m.ID())
+	if m.c.hooks != nil {
+		m.c.hook(webhook.ParticipantLeft, m.room, map[string]any{"participant": map[string]string{"id": m.ID()}})
+		if len(m.c.roster.Snapshot(m.room).Participants) == 0 {
+			m.c.hook(webhook.RoomFinished, m.room, nil)
+		}
+	}
 	if m.local {
 		m.c.left(m.room)
 	}

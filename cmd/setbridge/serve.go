@@ -30,6 +30,7 @@ import (
 	"github.com/setbridge/setbridge/roster"
 	"github.com/setbridge/setbridge/sip"
 	"github.com/setbridge/setbridge/store"
+	"github.com/setbridge/setbridge/webhook"
 	"github.com/setbridge/setbridge/web"
 )
 
@@ -230,7 +231,39 @@ func serve(cctx *cli.Context) error {
 	}
 	defer recs.Close()
 	recsRef.Store(recs)
-	recs.onState = rost.SetRecording
+	var hooks *webhook.Sender
+	if len(cfg.Webhooks) > 0 {
+		eps := make([]webhook.Endpoint, 0, len(cfg.Webhooks))
+		for _, w := range cfg.Webhooks {
+			eps = append(eps, webhook.Endpoint{URL: w.URL, Secret: w.Secret, Events: w.Events})
+		}
+		if hooks, err = webhook.New(webhook.Config{Endpoints: eps, Logger: log}); err != nil {
+			return cli.Exit(fmt.Sprintf("webhooks: %v", err), 2)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hooks.Close(ctx)
+		}()
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_webhooks_delivered_total", Help: "Webhook messages answered 2xx."},
+				func() float64 { return float64(hooks.Stats().Delivered) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_webhooks_failed_total", Help: "Webhook messages given up after their retries or refused."},
+				func() float64 { return float64(hooks.Stats().Failed) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_webhooks_dropped_total", Help: "Webhook messages dropped on a full queue."},
+				func() float64 { return float64(hooks.Stats().Dropped) }),
+		)
+	}
+	recs.onState = func(room string, active bool, id string) {
+		rost.SetRecording(room, active, id)
+		if hooks != nil {
+			typ := webhook.RecordingStarted
+			if !active {
+				typ = webhook.RecordingEnded
+			}
+			hooks.Send(webhook.Event{Type: typ, Room: room, Data: map[string]string{"recording": id}})
+		}
+	}
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "setbridge_recordings_started_total", Help: "Recordings started."},
 			func() float64 { return float64(recs.metrics.Started.Load()) }),
@@ -274,6 +307,9 @@ func serve(cctx *cli.Context) error {
 	fabInfo := fab.node.Info()
 	conf := &conference{e: engine, recs: recs, roster: rost, node: fabInfo.ID, set: fabInfo.Set,
 		noTonesFor: map[string]bool{}, recordFor: map[string]bool{}}
+	if hooks != nil {
+		conf.hooks = hooks.Send
+	}
 	mn, err := mixnet.New(mixnet.Config{Node: fab.node, Conn: fab.nc, Rate: cfg.Mixer.Rate, Logger: log,
 		Join: conf.joinRemote,
 		Tap: func(room string, fn func(uint64, []int16)) func() {
