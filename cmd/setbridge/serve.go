@@ -30,8 +30,8 @@ import (
 	"github.com/setbridge/setbridge/roster"
 	"github.com/setbridge/setbridge/sip"
 	"github.com/setbridge/setbridge/store"
-	"github.com/setbridge/setbridge/webhook"
 	"github.com/setbridge/setbridge/web"
+	"github.com/setbridge/setbridge/webhook"
 )
 
 func serveCommand() *cli.Command {
