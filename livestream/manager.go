@@ -1,12 +1,12 @@
 // Package livestream pushes a room's common mix live to streaming servers:
 // Icecast (Ogg/Opus over HTTP PUT), RTMP/RTMPS (AAC in FLV through a child
-// ffmpeg) and, later, WHIP.
+// ffmpeg) and WHIP (RFC 9725: an Opus track over WebRTC, see whip.go).
 //
 // A Manager taps each room that has streams once. Per tick it encodes the
-// mix once per format (one Opus encode shared by every Icecast stream of
-// the room, one s16le conversion shared by every RTMP stream) and hands the
-// result to each stream's goroutine through a bounded ring that drops,
-// counting, when a server is slow: the tap never blocks. Each stream
+// mix once per format (one Opus encode shared by every Icecast and WHIP
+// stream of the room, one s16le conversion shared by every RTMP stream) and
+// hands the result to each stream's goroutine through a bounded ring that
+// drops, counting, when a server is slow: the tap never blocks. Each stream
 // connects, streams, and when the server goes away reconnects with
 // exponential back-off; after Config.MaxAttempts consecutive failed
 // connects it gives up in state "failed", logging at ERROR and calling
@@ -88,7 +88,8 @@ type Request struct {
 	// Target is where to push:
 	//   icecast: http(s)://source:password@host:port/mount (or icecast(s)://…)
 	//   rtmp:    rtmp(s)://host[:port]/app/stream_key
-	//   whip:    whip+http(s)://host[:port]/path, or http(s) with Kind "whip"
+	//   whip:    whip+http(s)://[:token@]host[:port]/path, or http(s) with
+	//            Kind "whip"; token, if any, is sent as a bearer token
 	Target string `json:"target"`
 	// Kind is "icecast", "rtmp" or "whip"; needed only when the scheme is
 	// ambiguous (http(s) means icecast unless Kind is "whip").

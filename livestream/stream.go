@@ -31,6 +31,12 @@ func (m *Manager) newPusher(t target, req Request) (pusher, error) {
 		return &icecastPusher{cfg: &m.cfg, u: t.u, title: req.Name}, nil
 	case KindRTMP:
 		return &rtmpPusher{cfg: &m.cfg, u: t.u}, nil
+	case KindWHIP:
+		p, err := newWHIPPusher(&m.cfg, t)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	return nil, fmt.Errorf("%w: %s push is not implemented yet", ErrBadTarget, t.kind)
 }

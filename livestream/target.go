@@ -37,7 +37,7 @@ func (t target) redacted() string { return t.u.Redacted() }
 //	http(s)://[user[:pass]@]host[:port]/mount     icecast (or whip with Kind "whip")
 //	icecast(s)://[user[:pass]@]host[:port]/mount  icecast over http(s)
 //	rtmp(s)://host[:port]/app/stream              rtmp
-//	whip+http(s)://host[:port]/path               whip
+//	whip+http(s)://[:token@]host[:port]/path      whip (token: bearer token)
 func parseTarget(raw string, kind string) (target, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -101,8 +101,12 @@ func parseTarget(raw string, kind string) (target, error) {
 			return target{}, fmt.Errorf("%w: rtmp target %q needs /application/stream_key", ErrBadTarget, u.Redacted())
 		}
 	case KindWHIP:
+		// The bearer token is the user info's password (shown as xxxxx);
+		// a user name alone would be shown as is, so it is refused.
 		if u.User != nil {
-			return target{}, fmt.Errorf("%w: whip target must not carry user info (use a bearer token)", ErrBadTarget)
+			if _, ok := u.User.Password(); !ok {
+				return target{}, fmt.Errorf("%w: whip target's user info must be :TOKEN (the bearer token as the password)", ErrBadTarget)
+			}
 		}
 	}
 	return target{kind: inferred, u: u}, nil
