@@ -229,7 +229,7 @@ func TestStartRejects(t *testing.T) {
 		{name: "a bad target", room: "r", target: "ftp://h/x", wantErr: ErrBadTarget},
 		{name: "an empty room", room: "", target: "http://h/m", wantErr: ErrBadTarget},
 		{name: "a mix rate Opus cannot take", give: Config{Rate: 44100}, room: "r", target: "http://h/m", wantErr: ErrBadRate},
-		{name: "whip, not built yet", room: "r", target: "whip+http://h/w", wantErr: ErrBadTarget},
+		{name: "whip with a user name but no token", room: "r", target: "whip+http://tok@h/w", wantErr: ErrBadTarget},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
