@@ -321,7 +321,9 @@ func (c *call) join(room string) (int, error) {
 	if c.ended.Load() {
 		return 0, errCallEnded
 	}
-	m, err := c.s.conf.Join(room, c.leg, c.caller)
+	who := c.caller
+	who.Hangup = func(reason string) { go c.hangup(reason) }
+	m, err := c.s.conf.Join(room, c.leg, who)
 	if err != nil {
 		return 0, err
 	}

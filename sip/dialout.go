@@ -371,10 +371,17 @@ func (o *Outbound) sdpLocked(formats []rtpFormat, ptime int) []byte {
 func (o *Outbound) setup(ctx context.Context) {
 	ob := o.trunk.Outbound
 	early := false
+	challenges := 0
 	err := o.dialog.WaitAnswer(ctx, sipgo.AnswerOptions{Username: ob.Username, Password: ob.Password,
 		OnResponse: func(res *sipmsg.Response) error {
 			switch {
 			case res.StatusCode == 401 || res.StatusCode == 407:
+				// One authenticated retry: a second challenge means the
+				// credentials were refused, unless it only says the nonce
+				// went stale (RFC 3261 22.2, RFC 2617 3.2.1).
+				if challenges++; challenges > 1 && !strings.Contains(strings.ToLower(challengeOf(res)), "stale=true") {
+					return &sipgo.ErrDialogResponse{Res: res}
+				}
 				if ob.Realm != "" && !strings.Contains(challengeOf(res), `realm="`+ob.Realm+`"`) {
 					return fmt.Errorf("challenge from realm other than %q", ob.Realm)
 				}
@@ -427,7 +434,8 @@ func (o *Outbound) setup(ctx context.Context) {
 		return
 	default:
 	}
-	m, err := o.s.conf.Join(o.req.Room, o.player, Caller{Number: o.req.Number, Name: o.req.DisplayName, CallID: o.callID})
+	m, err := o.s.conf.Join(o.req.Room, o.player, Caller{Number: o.req.Number, Name: o.req.DisplayName, CallID: o.callID,
+		Hangup: func(string) { go o.Hangup() }})
 	if err == nil {
 		o.member = m
 		o.leg.sending.Store(o.dir.weSend())

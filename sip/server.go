@@ -43,6 +43,9 @@ type Caller struct {
 	Number, Name string
 	// CallID is the call's SIP Call-ID.
 	CallID string
+	// Hangup, set by the gateway, ends the call with a BYE (a moderator's
+	// kick); it does not wait.
+	Hangup func(reason string)
 }
 
 // Membership is a participant's place in a room.

@@ -39,6 +39,9 @@ type Identity struct {
 	Publish, Subscribe bool
 	// Kind is the participant kind of the event stream ("browser").
 	Kind string
+	// End, set by the Edge when it joins the session, closes the session
+	// (a moderator's kick); it does not wait.
+	End func(reason string)
 }
 
 // Membership is a participant's place in a room.

@@ -113,6 +113,7 @@ func (e *Edge) newSession(ctx context.Context, kind, room string, who Identity, 
 	if kind == kindWHIP && !strings.Contains(local, "a=recvonly") && !strings.Contains(local, "a=sendrecv") {
 		return nil, "", fmt.Errorf("%w: the offer sends no audio", ErrBadOffer)
 	}
+	who.End = func(reason string) { go e.end(s, reason) }
 	s.member, err = e.conf.Join(room, s.leg, who)
 	if err != nil {
 		return nil, "", fmt.Errorf("join %s: %w", room, err)
