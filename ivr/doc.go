@@ -67,8 +67,11 @@
 //     later ones (mute, count, help). A room plays beep-join/beep-leave
 //     (PromptBeepJoin, PromptBeepLeave) to the others itself, with its own
 //     Player.
-//   - Command(cmd): toggle the caller's mute or the room's lock, or count
-//     participants, and return the resulting state, which the caller hears.
+//   - Command(cmd): toggle the caller's mute, the room's lock or its
+//     recording, or count participants, and return the resulting state,
+//     which the caller hears; for ActionDialOut (a moderator's *2 and the
+//     number typed after it), start calling cmd.Number into the room in
+//     the background and return at once.
 //   - PINEntry(active): pause and resume the room's recording.
 //   - Hangup(reason): send BYE. It comes after the goodbye prompt has been
 //     read in full plus Config.HangupDelay; map the reason to metrics.

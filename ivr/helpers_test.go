@@ -64,6 +64,7 @@ type recHandler struct {
 	events       []event
 	participants int   // in the room before the caller joins
 	joinErr      error // returned by Join
+	cmdErr       error // returned by Command
 	muted        bool
 	locked       bool
 }
@@ -84,7 +85,14 @@ func (h *recHandler) Join(room RoomID, role Role) (int, error) {
 }
 
 func (h *recHandler) Command(cmd Command) (CommandResult, error) {
-	h.add("command", cmd.Action.String())
+	if cmd.Number != "" {
+		h.add("command", cmd.Action.String()+" "+cmd.Number)
+	} else {
+		h.add("command", cmd.Action.String())
+	}
+	if h.cmdErr != nil {
+		return CommandResult{}, h.cmdErr
+	}
 	switch cmd.Action {
 	case ActionToggleMute:
 		h.muted = !h.muted

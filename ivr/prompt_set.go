@@ -40,6 +40,9 @@ const (
 	PromptRecordingStarted = "conf-recordingstarted" // "This conference is now being recorded."
 	PromptRecordingStopped = "conf-recordingstopped" // "Recording has stopped."
 	PromptRoomLocked       = "conf-roomlocked"       // "This conference is locked."
+	PromptGetNumber        = "conf-getnumber"        // "Please enter the number to call, followed by the pound key."
+	PromptCalling          = "conf-calling"          // "Calling."
+	PromptCannotCall       = "conf-cannotcall"       // "That number cannot be called."
 	PromptHelp             = "conf-help"             // *6 mute/unmute, *# count, *0 help
 	PromptGoodbye          = "vm-goodbye"            // "Goodbye."
 	PromptBeepJoin         = "beep-join"             // rising two-tone beep

@@ -17,7 +17,8 @@ import (
 )
 
 // The stock set as committed: 16 kHz 16-bit mono, a 50 ms lead-in and no
-// more, about -16 dBFS RMS, never clipped, under 2 MB in all.
+// more, about -16 dBFS RMS, never clipped, under 2.5 MiB in all (the dial-out
+// prompts took it past 2 MiB).
 func TestStockPromptFiles(t *testing.T) {
 	names := StockPromptNames()
 	for _, n := range append(slices.Clone(sessionPrompts), PromptBeepJoin, PromptBeepLeave) {
@@ -59,8 +60,8 @@ func TestStockPromptFiles(t *testing.T) {
 			t.Errorf("%s: %d samples at full scale", n, clipped)
 		}
 	}
-	if total > 2<<20 {
-		t.Errorf("stock set is %d bytes, want under 2 MiB", total)
+	if total > 5<<19 {
+		t.Errorf("stock set is %d bytes, want under 2.5 MiB", total)
 	}
 	t.Logf("%d stock prompts, %d bytes", len(names), total)
 }

@@ -83,6 +83,13 @@ const (
 	// only); the caller hears conf-recordingstarted or
 	// conf-recordingstopped, after CommandResult.Recording.
 	ActionToggleRecord
+	// ActionDialOut calls a number into the room (moderators only). Its
+	// key does not run it at once: the caller hears conf-getnumber and
+	// types the number, ended by '#' ('*' cancels, and so does a timeout:
+	// see Config.DialOut). Command then gets the number in
+	// Command.Number, and the caller hears conf-calling, or
+	// conf-cannotcall if Command returns an error.
+	ActionDialOut
 )
 
 func (a Action) String() string {
@@ -97,20 +104,24 @@ func (a Action) String() string {
 		return "toggle_lock"
 	case ActionToggleRecord:
 		return "toggle_record"
+	case ActionDialOut:
+		return "dial_out"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
 
 // ModeratorOnly reports whether only moderators may use a.
-func (a Action) ModeratorOnly() bool { return a == ActionToggleLock || a == ActionToggleRecord }
+func (a Action) ModeratorOnly() bool {
+	return a == ActionToggleLock || a == ActionToggleRecord || a == ActionDialOut
+}
 
-func (a Action) valid() bool { return a >= ActionToggleMute && a <= ActionToggleRecord }
+func (a Action) valid() bool { return a >= ActionToggleMute && a <= ActionDialOut }
 
 // DefaultCommands returns the default in-call command map: *6 mute/unmute,
-// *# participant count, *0 help, and for moderators *1 lock/unlock and *9
-// recording on/off. The
-// stock conf-help prompt describes these; an operator who changes the map
-// should record a conf-help to match.
+// *# participant count, *0 help, and for moderators *1 lock/unlock, *9
+// recording on/off and *2 call a number into the room. The stock conf-help
+// prompt describes the commands everyone has (*6, *#, *0); an operator who
+// changes the map should record a conf-help to match.
 func DefaultCommands() map[string]Action {
 	return map[string]Action{
 		"*6": ActionToggleMute,
@@ -118,6 +129,7 @@ func DefaultCommands() map[string]Action {
 		"*0": ActionHelp,
 		"*1": ActionToggleLock,
 		"*9": ActionToggleRecord,
+		"*2": ActionDialOut,
 	}
 }
 
@@ -126,10 +138,15 @@ type Command struct {
 	Action Action
 	Room   RoomID
 	Role   Role
+	// Number is what ActionDialOut calls: the digits 0-9 the moderator
+	// typed, never empty ("" for the other actions). The Session never
+	// logs it.
+	Number string
 }
 
 // CommandResult is the state after a command, which the caller hears.
-// Only the field of the command's action is read.
+// Only the field of the command's action is read (ActionDialOut has none:
+// a nil error means the call is being placed).
 type CommandResult struct {
 	Muted        bool // ActionToggleMute: the caller is now muted
 	Locked       bool // ActionToggleLock: the room is now locked
@@ -162,7 +179,10 @@ type Handler interface {
 	// then Hangup.
 	Join(room RoomID, role Role) (participants int, err error)
 	// Command carries out an in-call command and returns the state the
-	// caller should hear. On error the caller hears nothing.
+	// caller should hear. On error the caller hears nothing, except for
+	// ActionDialOut (conf-cannotcall). ActionDialOut must only start the
+	// call (on a goroutine of the consumer's) and return: its outcome comes
+	// too late for this frame.
 	Command(cmd Command) (CommandResult, error)
 	// PINEntry(true) is called when the caller is asked for a PIN, and
 	// PINEntry(false) exactly once after each true, when the PIN step ends
@@ -250,6 +270,11 @@ type Config struct {
 	Number CollectorConfig
 	// PIN configures the PIN entry, with the same defaults.
 	PIN CollectorConfig
+	// DialOut configures the entry of a number to call (ActionDialOut),
+	// with the same defaults, except that only EndKey (or MaxDigits) ends
+	// it with a call: the first-digit and inter-digit timeouts cancel it,
+	// as '*' does, rather than call part of a number. MaxTries is not used.
+	DialOut CollectorConfig
 	// Commands maps in-call key sequences ("*6") to actions; nil means
 	// DefaultCommands, an empty map no commands. No key may be a prefix of
 	// another.
@@ -300,6 +325,7 @@ type Session struct {
 	// ReadFrame is not running); it guards everything below.
 	runMu       sync.Mutex
 	number, pin *Collector
+	dial        *Collector // the number to call (ActionDialOut)
 	started     bool
 	state       state
 	room        Room
@@ -320,6 +346,7 @@ const (
 	stNumber  state = iota // asking for the conference number
 	stPIN                  // asking for the PIN
 	stInCall               // joined; in-call commands
+	stDialOut              // joined; a moderator types a number to call
 	stGoodbye              // goodbye playing; Hangup when it is out
 	stDone                 // hung up or closed: silent
 )
@@ -330,6 +357,7 @@ var sessionPrompts = []string{
 	PromptOnlyPerson, PromptOnlyOne, PromptThereAre, PromptOtherInParty,
 	PromptMuted, PromptUnmuted, PromptLocked, PromptUnlocked, PromptRoomLocked,
 	PromptRecordingStarted, PromptRecordingStopped,
+	PromptGetNumber, PromptCalling, PromptCannotCall,
 	PromptHelp, PromptGoodbye,
 }
 
@@ -363,6 +391,13 @@ func NewSession(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pin entry: %w", err)
 	}
+	dial, err := NewCollector(clock, cfg.DialOut)
+	if err != nil {
+		return nil, fmt.Errorf("dial-out entry: %w", err)
+	}
+	if dial.Config().EndKey == '*' {
+		return nil, fmt.Errorf("%w: dial-out entry: '*' cancels it and cannot end it", ErrConfig)
+	}
 	cmds := cfg.Commands
 	if cmds == nil {
 		cmds = DefaultCommands()
@@ -379,7 +414,7 @@ func NewSession(cfg Config) (*Session, error) {
 		log: log.With("component", "ivr"), clock: clock, h: cfg.Handler, dir: cfg.Directory,
 		prompts: cfg.Prompts, cmds: cmds, prefixes: prefixes, verify: cfg.VerifyPIN,
 		cmdWait: cfg.CommandTimeout, hangWait: cfg.HangupDelay, player: player,
-		number: number, pin: pin, scratch: make([]*Prompt, 0, 16), names: make([]string, 0, 16),
+		number: number, pin: pin, dial: dial, scratch: make([]*Prompt, 0, 16), names: make([]string, 0, 16),
 	}
 	if cfg.Room != nil {
 		r := *cfg.Room
@@ -555,6 +590,7 @@ func (s *Session) finishClose() {
 	s.player.Stop()
 	s.number.Reset()
 	s.pin.Reset()
+	s.dial.Reset()
 	s.inMu.Lock()
 	clear(s.inbox[:])
 	s.inN = 0

@@ -19,6 +19,12 @@ import (
 //	                         │ 3 tries    │ 3 tries  │
 //	                         ▼            ▼          ▼
 //	                        goodbye ─► (HangupDelay) ─► Hangup ─► done
+//
+// In call, a moderator's dial-out command (*2) asks for a number:
+//
+//	in call ─► getnumber ─► digits … '#' ─► Command(Number) ─► calling ─► in call
+//	                           │                   └─ error ─► cannotcall ─┘
+//	                           └─ '*', '#' alone, timeout ─► in call (silently)
 
 func (s *Session) readLocked(dst []int16) Frame {
 	dst = dst[:s.player.frame]
@@ -80,6 +86,15 @@ func (s *Session) digit(r rune, now time.Time) {
 	case stInCall:
 		s.player.Stop()
 		s.command(r, now)
+	case stDialOut:
+		s.player.Stop()
+		if r == '*' {
+			s.endDialOut("cancelled")
+			return
+		}
+		if s.dial.Digit(r) == Complete {
+			s.dialEntered()
+		}
 	}
 }
 
@@ -122,6 +137,11 @@ func (s *Session) poll(now time.Time) {
 		if s.cmdN > 0 && !now.Before(s.cmdDeadline) {
 			s.cmdN = 0
 		}
+	case stDialOut:
+		// A timeout never calls part of a number.
+		if s.dial.Poll() != Collecting {
+			s.endDialOut("timeout")
+		}
 	case stGoodbye:
 		if !s.hangupAt.IsZero() && !now.Before(s.hangupAt) {
 			s.state = stDone
@@ -140,6 +160,8 @@ func (s *Session) drained(now time.Time) {
 		s.number.Arm()
 	case stPIN:
 		s.pin.Arm()
+	case stDialOut:
+		s.dial.Arm()
 	case stGoodbye:
 		// The frame just read is out on the wire by now+FrameDuration.
 		s.hangupAt = now.Add(media.FrameDuration + s.hangWait)
@@ -332,6 +354,15 @@ func (s *Session) run(a Action) {
 		s.log.Info("command refused: moderators only", "room", s.room.ID, "action", a.String())
 		return
 	}
+	if a == ActionDialOut {
+		// The number comes first; Command follows in dialEntered.
+		s.log.Debug("dial-out number entry", "room", s.room.ID)
+		s.state = stDialOut
+		s.dial.Reset()
+		s.dial.Begin()
+		s.play(PromptGetNumber)
+		return
+	}
 	s.log.Debug("command", "room", s.room.ID, "action", a.String())
 	res, err := s.h.Command(Command{Action: a, Room: s.room.ID, Role: s.role})
 	if err != nil {
@@ -362,6 +393,36 @@ func (s *Session) run(a Action) {
 			s.play(PromptRecordingStopped)
 		}
 	}
+}
+
+// dialEntered acts on a number ended by EndKey (or by length): an empty
+// one cancels, any other is handed to Command.
+func (s *Session) dialEntered() {
+	if s.dial.Len() == 0 {
+		s.endDialOut("empty")
+		return
+	}
+	number := s.dial.Entry()
+	s.dial.Reset()
+	s.state = stInCall
+	s.cmdN = 0
+	_, err := s.h.Command(Command{Action: ActionDialOut, Room: s.room.ID, Role: s.role, Number: number})
+	if err != nil {
+		s.log.Warn("command failed", "room", s.room.ID, "action", ActionDialOut.String(), "error", err)
+		s.play(PromptCannotCall)
+		return
+	}
+	s.log.Info("dial-out requested", "room", s.room.ID)
+	s.play(PromptCalling)
+}
+
+// endDialOut drops the number being typed and goes back to the call,
+// without a prompt.
+func (s *Session) endDialOut(why string) {
+	s.log.Info("dial-out cancelled", "room", s.room.ID, "why", why)
+	s.dial.Reset()
+	s.state = stInCall
+	s.cmdN = 0
 }
 
 // goodbye plays prompts then goodbye, without barge-in, and hangs up once

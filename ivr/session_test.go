@@ -563,6 +563,8 @@ func TestNewSessionRefusesBadConfig(t *testing.T) {
 			Commands: map[string]Action{"*9": Action(99)}}, ErrConfig},
 		{"a too long number", Config{Prompts: set, Handler: h, Directory: dir,
 			Number: CollectorConfig{MaxDigits: 33}}, ErrConfig},
+		{"a dial-out entry ended by star", Config{Prompts: set, Handler: h, Directory: dir,
+			DialOut: CollectorConfig{EndKey: '*'}}, ErrConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -334,8 +334,11 @@ func (c *call) join(room string) (int, error) {
 
 func (c *call) digit(d dtmf.Digit) {
 	c.s.metrics.digits.Inc()
-	if c.session != nil {
-		c.session.Digit(d)
+	c.mu.Lock()
+	sess := c.session
+	c.mu.Unlock()
+	if sess != nil {
+		sess.Digit(d)
 	}
 	if c.s.onDigit != nil {
 		c.s.onDigit(c.callID, d)

@@ -1,8 +1,11 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
@@ -38,7 +41,7 @@ func (c *call) startIVR(rule DispatchRule) error {
 		return errCallEnded
 	}
 	c.session = sess
-	c.lobbyM = &lobbyMember{leg: c.leg, source: sess}
+	c.lobbyM = &lobbyMember{leg: &lobbyLeg{leg: c.leg}, source: sess}
 	c.leg.sending.Store(c.dir.weSend())
 	c.s.lobby.add(c.lobbyM)
 	return nil
@@ -79,18 +82,58 @@ func (c *call) earlyIVR(rule DispatchRule, sdp []byte, tx sipmsg.ServerTransacti
 	return false
 }
 
+// lobbyLeg is a call's leg as the lobby sees it: it goes quiet once the
+// call is in a room. The session joins the room from inside the lobby's
+// tick, between the tick's ReadFrame and WriteFrame of the leg; without
+// this the room's tick and that WriteFrame would use the leg at once. The
+// frame dropped is the first of the join announcement, inside its 50 ms
+// lead-in of silence.
+type lobbyLeg struct {
+	leg  *rtpLeg
+	gone atomic.Bool
+}
+
+func (l *lobbyLeg) ReadFrame(dst []int16) bool {
+	if l.gone.Load() {
+		clear(dst)
+		return false
+	}
+	return l.leg.ReadFrame(dst)
+}
+
+func (l *lobbyLeg) WriteFrame(pcm []int16) {
+	if !l.gone.Load() {
+		l.leg.WriteFrame(pcm)
+	}
+}
+
 // ivrHandler carries out what the IVR session decides. Its methods run on
 // the lobby's or the room's tick and must not block.
 type ivrHandler struct{ c *call }
 
 func (h ivrHandler) Join(room ivr.RoomID, role ivr.Role) (int, error) {
 	c := h.c
+	// Join runs inside the lobby's tick, which has yet to write this
+	// tick's frame to the leg; once in the room, only the room's tick may.
+	c.mu.Lock()
+	lm := c.lobbyM
+	c.mu.Unlock()
+	var ll *lobbyLeg
+	if lm != nil {
+		ll, _ = lm.leg.(*lobbyLeg)
+	}
+	if ll != nil {
+		ll.gone.Store(true)
+	}
 	n, err := c.join(string(room))
 	if err != nil {
+		if ll != nil {
+			ll.gone.Store(false) // the goodbye plays from the lobby
+		}
 		return 0, err
 	}
 	c.mu.Lock()
-	lm := c.lobbyM
+	lm = c.lobbyM
 	c.lobbyM = nil
 	c.mu.Unlock()
 	if lm != nil {
@@ -147,8 +190,64 @@ func (h ivrHandler) Command(cmd ivr.Command) (ivr.CommandResult, error) {
 			c.log.Info("recording toggled by a moderator", "room", room, "recording", on, "error", err)
 		}()
 		return ivr.CommandResult{Recording: !c.s.ivr.Recording(room)}, nil
+	case ivr.ActionDialOut:
+		return ivr.CommandResult{}, c.dialOut(room, cmd.Number)
 	}
 	return ivr.CommandResult{}, fmt.Errorf("%v is not supported yet", cmd.Action)
+}
+
+// dialOut starts calling number into room for a moderator (*2): through
+// the first trunk with outbound settings, as the API's dial-out does by
+// default. It runs on the tick, so it only checks what it can at once (an
+// error makes the moderator hear conf-cannotcall) and places the call on a
+// goroutine of the server's; the outcome is logged. Once placed, the call
+// is like any dial-out: it joins the room when answered, and lives on if
+// the moderator hangs up; the server ends it on shutdown. The number is
+// not logged here (Dial logs it once) nor put in an error (the IVR logs
+// those).
+func (c *call) dialOut(room, number string) error {
+	if c.ended.Load() {
+		return errCallEnded
+	}
+	if c.s.draining.Load() {
+		return ErrDraining
+	}
+	trunk := c.s.dialOutTrunk()
+	if trunk == "" {
+		return fmt.Errorf("%w: no trunk has outbound settings", ErrNoOutbound)
+	}
+	req := DialRequest{Room: room, Trunk: trunk, Number: number}
+	if strings.Trim(number, "0123456789") != "" || req.check() != nil {
+		return fmt.Errorf("%w: not a number of digits", ErrBadDialRequest)
+	}
+	log := c.log.With("room", room, "outbound_trunk", trunk)
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		o, err := c.s.Dial(context.Background(), req, func(e DialEvent) {
+			switch e.State {
+			case DialTrying, DialRinging, DialEarlyMedia:
+				return
+			}
+			log.Info("moderator's dial-out", "outbound_call_id", e.CallID, "state", e.State, "code", e.Code, "reason", e.Reason)
+		})
+		if err != nil {
+			log.Warn("moderator's dial-out not placed", "error", err)
+			return
+		}
+		log.Info("moderator's dial-out placed", "outbound_call_id", o.ID())
+	}()
+	return nil
+}
+
+// dialOutTrunk names the first trunk with outbound settings, or "".
+func (s *Server) dialOutTrunk() string {
+	for i := range s.cfg.Trunks {
+		if s.cfg.Trunks[i].Outbound != nil {
+			return s.cfg.Trunks[i].Name
+		}
+	}
+	return ""
 }
 
 func (h ivrHandler) PINEntry(active bool) {
