@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/setbridge/setbridge/api"
 	"github.com/setbridge/setbridge/fabric/mixnet"
+	"github.com/setbridge/setbridge/fabric/roomsvc"
 	"github.com/setbridge/setbridge/media"
 	"github.com/setbridge/setbridge/mixerengine"
 	"github.com/setbridge/setbridge/roster"
@@ -31,6 +34,34 @@ type conference struct {
 	noTonesFor map[string]bool // rooms with entry_tones: false
 	// hooks, if set, sends room and participant events to webhooks.
 	hooks func(webhook.Event)
+	// agent, if set, tells the room services about this machine's
+	// participants.
+	agent *roomsvc.Agent
+
+	mu      sync.Mutex
+	members map[string]map[string]*membership // room → id → local member; guarded by mu
+}
+
+// localMembers returns this machine's members of room: one (id), or all
+// (id empty).
+func (c *conference) localMembers(room, id string) []*membership {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*membership
+	for mid, m := range c.members[room] {
+		if id == "" || mid == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// isLocal reports whether participant id of room is on this machine.
+func (c *conference) isLocal(room, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.members[room][id]
+	return ok
 }
 
 // hook sends a webhook event, if webhooks are configured.
@@ -56,14 +87,13 @@ func (c *conference) Rate() int { return c.e.Rate() }
 
 // Join adds a phone call (sip.Conference).
 func (c *conference) Join(room string, p media.Participant, who sip.Caller) (sip.Membership, error) {
-	name := who.Name
-	return c.join(room, p, roster.Participant{Kind: roster.KindPhone, Name: name, Caller: who.Number})
+	return c.join(room, p, roster.Participant{Kind: roster.KindPhone, Name: who.Name, Caller: who.Number}, who.Hangup)
 }
 
 // local reports whether room is mixed on this node.
 func (c *conference) local(room string) bool { return c.mn == nil || c.mn.Local(room) }
 
-func (c *conference) join(room string, p media.Participant, info roster.Participant) (*membership, error) {
+func (c *conference) join(room string, p media.Participant, info roster.Participant, kick func(string)) (*membership, error) {
 	var m member
 	local := c.local(room)
 	if local {
@@ -81,7 +111,22 @@ func (c *conference) join(room string, p media.Participant, info roster.Particip
 		m = rm
 	}
 	info.ID, info.Node, info.Set = m.ID(), c.node, c.set
+	info.Caller = roster.MaskNumber(info.Caller)
+	info.JoinedAt = time.Now()
 	c.roster.Join(room, info)
+	ms := &membership{member: m, c: c, room: room, local: local, info: info, kick: kick}
+	c.mu.Lock()
+	if c.members == nil {
+		c.members = map[string]map[string]*membership{}
+	}
+	if c.members[room] == nil {
+		c.members[room] = map[string]*membership{}
+	}
+	c.members[room][info.ID] = ms
+	c.mu.Unlock()
+	if c.agent != nil {
+		c.agent.Join(room, info)
+	}
 	if c.hooks != nil {
 		p := c.roster.Snapshot(room)
 		if len(p.Participants) == 1 {
@@ -93,7 +138,7 @@ func (c *conference) join(room string, p media.Participant, info roster.Particip
 			}
 		}
 	}
-	return &membership{member: m, c: c, room: room, local: local}, nil
+	return ms, nil
 }
 
 // joinRemote adds a participant of another node to a room mixed here
@@ -148,11 +193,40 @@ type membership struct {
 	c     *conference
 	room  string
 	local bool
+	kick  func(reason string) // ends the call or session; nil: leave only
+	once  sync.Once
+
+	mu   sync.Mutex
+	info roster.Participant // guarded by mu
+}
+
+// kickOut ends the participant's call (or browser session), which leaves
+// the room; without a way to end it, it just leaves.
+func (m *membership) kickOut(reason string) {
+	if m.kick != nil {
+		m.kick(reason)
+		return
+	}
+	m.Leave()
 }
 
 func (m *membership) Leave() {
+	left := false
+	m.once.Do(func() { left = true })
+	if !left {
+		return
+	}
 	m.member.Leave()
 	m.c.roster.Leave(m.room, m.ID())
+	m.c.mu.Lock()
+	delete(m.c.members[m.room], m.ID())
+	if len(m.c.members[m.room]) == 0 {
+		delete(m.c.members, m.room)
+	}
+	m.c.mu.Unlock()
+	if m.c.agent != nil {
+		m.c.agent.Leave(m.room, m.ID())
+	}
 	if m.c.hooks != nil {
 		m.c.hook(webhook.ParticipantLeft, m.room, map[string]any{"participant": map[string]string{"id": m.ID()}})
 		if len(m.c.roster.Snapshot(m.room).Participants) == 0 {
@@ -167,6 +241,13 @@ func (m *membership) Leave() {
 func (m *membership) SetMuted(on bool) {
 	m.member.SetMuted(on)
 	m.c.roster.SetMuted(m.room, m.ID(), on)
+	m.mu.Lock()
+	m.info.Muted = on
+	info := m.info
+	m.mu.Unlock()
+	if m.c.agent != nil {
+		m.c.agent.Update(m.room, info)
+	}
 }
 
 // remoteMember is a participant of another node in a room mixed here.
@@ -190,5 +271,5 @@ func (b browsers) Join(room string, p media.Participant, who webrtc.Identity) (w
 	if name == "" {
 		name = who.Identity
 	}
-	return b.c.join(room, p, roster.Participant{Kind: roster.KindBrowser, Name: name})
+	return b.c.join(room, p, roster.Participant{Kind: roster.KindBrowser, Name: name}, who.End)
 }

@@ -68,13 +68,14 @@ func (f *fabricNode) natsAddr() string {
 }
 
 // view is what GET /api/fabric shows.
-func (f *fabricNode) view(mn *mixnet.Service) any {
+func (f *fabricNode) view(mn *mixnet.Service, rs *roomServices) any {
 	return struct {
 		Node  fabric.NodeInfo   `json:"node"`
 		Live  []fabric.NodeInfo `json:"live"`
 		Stats fabric.Stats      `json:"stats"`
 		Mixer mixnet.Stats      `json:"mixer"`
-	}{f.node.Info(), f.node.Live(), f.node.Stats(), mn.Stats()}
+		Rooms any               `json:"rooms"`
+	}{f.node.Info(), f.node.Live(), f.node.Stats(), mn.Stats(), rs.stats()}
 }
 
 // Close leaves the fabric and stops the embedded server.

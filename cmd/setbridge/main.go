@@ -26,6 +26,7 @@ func main() {
 			loadtestCommand(),
 			tokenCommand(),
 			dialCommand(),
+			roomsCommand(),
 		},
 	}
 	if err := app.Run(flagsFirst(os.Args)); err != nil {
@@ -39,10 +40,10 @@ func main() {
 // first argument, so the recordings subcommands' flags (all of which take
 // a value) are moved in front of their arguments.
 func flagsFirst(args []string) []string {
-	if len(args) < 3 || args[1] != "recordings" {
+	if len(args) < 3 || args[1] != "recordings" && args[1] != "rooms" {
 		return args
 	}
-	head := args[:3] // setbridge recordings <sub>
+	head := args[:3] // setbridge recordings|rooms <sub>
 	var flags, rest []string
 	for i := 3; i < len(args); i++ {
 		a := args[i]

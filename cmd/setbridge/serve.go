@@ -24,6 +24,7 @@ import (
 	"github.com/setbridge/setbridge/config"
 	"github.com/setbridge/setbridge/fabric"
 	"github.com/setbridge/setbridge/fabric/mixnet"
+	"github.com/setbridge/setbridge/fabric/roomsvc"
 	"github.com/setbridge/setbridge/ivr"
 	"github.com/setbridge/setbridge/livestream"
 	"github.com/setbridge/setbridge/mixerengine"
@@ -194,6 +195,7 @@ func serve(cctx *cli.Context) error {
 	reg.MustRegister(tickSeconds)
 	var recsRef atomic.Pointer[recordings]   // set once the recordings are open
 	var mnRef atomic.Pointer[mixnet.Service] // set once the fabric is up
+	var agentRef atomic.Pointer[roomsvc.Agent]
 	rost := roster.New(roster.Options{Logger: log})
 	defer rost.Close()
 	engine := mixerengine.New(mixerengine.Config{Rate: cfg.Mixer.Rate, TopK: cfg.Mixer.TopK, HangOver: cfg.Mixer.HangOver, Logger: log,
@@ -210,6 +212,9 @@ func serve(cctx *cli.Context) error {
 				ids[i] = string(t)
 			}
 			rost.SetSpeaking(string(room), ids)
+			if a := agentRef.Load(); a != nil {
+				a.Speaking(string(room), ids)
+			}
 		}})
 	defer engine.Close()
 	reg.MustRegister(
@@ -256,6 +261,13 @@ func serve(cctx *cli.Context) error {
 	}
 	recs.onState = func(room string, active bool, id string) {
 		rost.SetRecording(room, active, id)
+		if a := agentRef.Load(); a != nil {
+			state := roomsvc.RecordingStarted
+			if !active {
+				state = roomsvc.RecordingStopped
+			}
+			a.Recording(room, state, id)
+		}
 		if hooks != nil {
 			typ := webhook.RecordingStarted
 			if !active {
@@ -323,6 +335,13 @@ func serve(cctx *cli.Context) error {
 	defer mn.Close()
 	mnRef.Store(mn)
 	conf.mn = mn
+	rsvc, err := startRoomServices(cfg.Node.Roles, fab, conf, rooms, rost, cfg.HTTP.APIKeys, log)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("room services: %v", err), 1)
+	}
+	defer rsvc.Close()
+	conf.agent = rsvc.agent
+	agentRef.Store(rsvc.agent)
 	if p, ok := prompts.Get(ivr.PromptBeepJoin); ok {
 		conf.joinTone = p.Samples()
 	}
@@ -381,7 +400,14 @@ func serve(cctx *cli.Context) error {
 	defer ls.Close()
 	mux.Handle("/api/", api.NewHandler(api.Config{Rooms: rooms, DialIn: dialIn, Keys: cfg.HTTP.APIKeys, Logger: log, Recordings: recs,
 		Streams: newStreams(ls, rooms, conf), Dialer: dial,
-		Fabric: func() any { return fab.view(mn) }, Participants: conf.Participants}))
+		Fabric: func() any { return fab.view(mn, rsvc) }, Participants: conf.Participants}))
+	mux.Handle("GET /api/rooms/{room}/participants", rsvc.handler)
+	mux.Handle("POST /api/rooms/{room}/participants/{id}/{action}", rsvc.handler)
+	// lock and unlock stay with the room directory (an empty room can be
+	// locked too); the others reach the room's machines.
+	for _, a := range []string{"mute_all", "unmute_all", "end"} {
+		mux.Handle("POST /api/rooms/{room}/"+a, rsvc.handler)
+	}
 	if cfg.WebRTC.Enabled == nil || *cfg.WebRTC.Enabled {
 		be, err := startBrowserEdge(cfg.WebRTC, conf, rooms, dialIn, recs.Recording, log)
 		if err != nil {
