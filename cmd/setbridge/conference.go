@@ -127,17 +127,9 @@ func (c *conference) join(room string, p media.Participant, info roster.Particip
 	if c.agent != nil {
 		c.agent.Join(room, info)
 	}
-	if c.hooks != nil {
-		p := c.roster.Snapshot(room)
-		if len(p.Participants) == 1 {
-			c.hook(webhook.RoomStarted, room, nil)
-		}
-		for _, x := range p.Participants {
-			if x.ID == info.ID {
-				c.hook(webhook.ParticipantJoined, room, map[string]any{"participant": x})
-			}
-		}
-	}
+	// A participant's own machine tells of its joining and leaving; the
+	// room's mixer (one per room) of the room starting and finishing.
+	c.hook(webhook.ParticipantJoined, room, map[string]any{"participant": info})
 	return ms, nil
 }
 
@@ -159,6 +151,9 @@ func (c *conference) joined(room string) {
 	if !c.noTonesFor[room] && n > 1 {
 		c.e.Cue(mixerengine.RoomID(room), c.joinTone)
 	}
+	if n == 1 {
+		c.hook(webhook.RoomStarted, room, nil)
+	}
 	if n == 1 && c.recordFor[room] {
 		// Room policy: record from the first join to the last leave.
 		if _, err := c.recs.Start(room, api.StartOptions{}); err != nil && !errors.Is(err, api.ErrRecordingBusy) {
@@ -175,6 +170,7 @@ func (c *conference) left(room string) {
 	}
 	if left == 0 {
 		c.recs.RoomEmpty(room)
+		c.hook(webhook.RoomFinished, room, nil)
 	}
 }
 
@@ -227,12 +223,7 @@ func (m *membership) Leave() {
 	if m.c.agent != nil {
 		m.c.agent.Leave(m.room, m.ID())
 	}
-	if m.c.hooks != nil {
-		m.c.hook(webhook.ParticipantLeft, m.room, map[string]any{"participant": map[string]string{"id": m.ID()}})
-		if len(m.c.roster.Snapshot(m.room).Participants) == 0 {
-			m.c.hook(webhook.RoomFinished, m.room, nil)
-		}
-	}
+	m.c.hook(webhook.ParticipantLeft, m.room, map[string]any{"participant": map[string]string{"id": m.ID()}})
 	if m.local {
 		m.c.left(m.room)
 	}
