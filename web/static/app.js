@@ -849,6 +849,9 @@ function openEvents() {
   });
   on('speaking', (d) => { S.speaking = Array.isArray(d.speaking) ? d.speaking : []; });
   on('recording', (d) => setRecording(!!d.active));
+  // The room services were rebuilt above this machine and events may have
+  // been missed: start again from a fresh snapshot.
+  es.addEventListener('resync', () => { if (es === S.events) setTimeout(openEvents, 0); });
 }
 
 function closeEvents() {
