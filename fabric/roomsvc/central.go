@@ -56,6 +56,10 @@ type centralRoom struct {
 	svcs     map[string]*svcReg // by SET service node
 	machines map[string]string  // machine → the SET service it is registered through
 	epochs   map[string]int64   // machine → the epoch of its registration there
+	// released are machines whose service let them go (it died, said
+	// bye, or no longer lists them) before another claimed them: machine
+	// → that service. Batches meant for them went to it meanwhile.
+	released map[string]string
 	members  map[string]*cmember
 	// order holds the members sorted by key up to sorted, then the ones
 	// added since; left members stay in it, marked, until the next sort.
@@ -247,7 +251,7 @@ func (c *Central) onMessage(m *nats.Msg) {
 		r := c.rooms[msg.Room]
 		if r == nil {
 			r = &centralRoom{svcs: make(map[string]*svcReg), machines: make(map[string]string),
-				epochs: make(map[string]int64), members: make(map[string]*cmember)}
+				epochs: make(map[string]int64), released: make(map[string]string), members: make(map[string]*cmember)}
 			c.rooms[msg.Room] = r
 		}
 		reg := r.svcs[msg.From]
@@ -276,9 +280,11 @@ func (c *Central) onMessage(m *nats.Msg) {
 			evs = c.replaceLocked(r, msg.From, gone, nil, evs)
 			for _, mc := range gone {
 				delete(r.machines, mc)
+				r.released[mc] = msg.From
 			}
 		}
-		evs = c.replaceLocked(r, msg.From, c.claimLocked(r, msg.From, full.Machines, full.Epochs), full.Members, evs)
+		took, moved := c.claimLocked(r, msg.From, full.Machines, full.Epochs)
+		evs = c.replaceLocked(r, msg.From, took, full.Members, evs)
 		if len(full.Speaking) > 0 {
 			evs = c.applyLocked(r, msg.From, Event{Type: EventSpeaking, Speaking: full.Speaking}, evs)
 		}
@@ -286,12 +292,13 @@ func (c *Central) onMessage(m *nats.Msg) {
 			evs = c.applyLocked(r, msg.From, Event{Type: EventRecording, Recording: full.Recording}, evs)
 		}
 		c.notifyLocked(msg.Room, r, evs)
-		if takeover {
+		switch {
+		case takeover:
 			// This service was registered elsewhere or lost a batch: its
 			// machines may have missed events.
-			counts := r.counts
-			_ = c.cfg.Conn.Publish(subjectSet(msg.From), encode(message{V: WireVersion, T: msgEvents, From: c.info.ID,
-				Room: msg.Room, Events: []Event{{Type: EventResync}}, Counts: &counts}))
+			c.resyncLocked(msg.Room, r, msg.From, nil)
+		case len(moved) > 0:
+			c.resyncLocked(msg.Room, r, msg.From, moved)
 		}
 	case msgDelta:
 		r := c.rooms[msg.Room]
@@ -304,12 +311,15 @@ func (c *Central) onMessage(m *nats.Msg) {
 		}
 		reg.seen = now
 		c.batchesIn.Add(1)
-		c.claimLocked(r, msg.From, msg.Machines, msg.Epochs)
+		_, moved := c.claimLocked(r, msg.From, msg.Machines, msg.Epochs)
 		var evs []Event
 		for _, ev := range msg.Events {
 			evs = c.applyLocked(r, msg.From, ev, evs)
 		}
 		c.notifyLocked(msg.Room, r, evs)
+		if len(moved) > 0 {
+			c.resyncLocked(msg.Room, r, msg.From, moved)
+		}
 	case msgBye:
 		if r := c.rooms[msg.Room]; r != nil {
 			c.dropSvcLocked(msg.Room, r, msg.From, !msg.Moved)
@@ -319,19 +329,42 @@ func (c *Central) onMessage(m *nats.Msg) {
 
 // claimLocked registers machines through svc, unless another service
 // claimed one with a later epoch (the machine moved on and svc has not
-// heard yet), and returns the machines it took.
-func (c *Central) claimLocked(r *centralRoom, svc string, machines []string, epochs map[string]int64) []string {
-	took := make([]string, 0, len(machines))
+// heard yet), and returns the machines it took, and of those the ones
+// that moved to svc from another service.
+//
+// A machine that moved missed the batches sent between its registration
+// with svc and svc's claim arriving here: they went to the service it was
+// registered through before (dead, or letting it go). Its SET service
+// told it to resync when it registered, but that was before those
+// batches; the caller tells it again once the batches reach svc.
+func (c *Central) claimLocked(r *centralRoom, svc string, machines []string, epochs map[string]int64) (took, moved []string) {
+	took = make([]string, 0, len(machines))
 	for _, mc := range machines {
 		e := epochs[mc]
-		if r.machines[mc] != svc && e < r.epochs[mc] {
+		prev, ok := r.machines[mc]
+		if prev != svc && e < r.epochs[mc] {
 			continue
+		}
+		if !ok {
+			prev = r.released[mc]
+		}
+		delete(r.released, mc)
+		if prev != "" && prev != svc {
+			moved = append(moved, mc)
 		}
 		r.machines[mc] = svc
 		r.epochs[mc] = max(e, r.epochs[mc])
 		took = append(took, mc)
 	}
-	return took
+	return took, moved
+}
+
+// resyncLocked sends svc an EventResync for room, for its machines that
+// may have missed events: machines, or all of them when nil.
+func (c *Central) resyncLocked(name string, r *centralRoom, svc string, machines []string) {
+	counts := r.counts
+	_ = c.cfg.Conn.Publish(subjectSet(svc), encode(message{V: WireVersion, T: msgEvents, From: c.info.ID,
+		Room: name, Machines: machines, Events: []Event{{Type: EventResync}}, Counts: &counts}))
 }
 
 // dropSvcLocked forgets a SET service's registration of a room, and the
@@ -348,6 +381,7 @@ func (c *Central) dropSvcLocked(name string, r *centralRoom, svc string, notify 
 	evs := c.replaceLocked(r, svc, machines, nil, nil)
 	for _, mc := range machines {
 		delete(r.machines, mc)
+		r.released[mc] = svc
 	}
 	if notify {
 		c.notifyLocked(name, r, evs)

@@ -353,7 +353,7 @@ func TestSetServiceCrashIsRebuiltByTheNextInRank(t *testing.T) {
 	// The SET's machines hear changes again.
 	before := b.seen["s1a"].Load()
 	b.agents["s2a"].Join("r1", person(900, roster.KindPhone))
-	eventually(t, 2*time.Second, "s1a hears a join after the crash", func() bool { return b.seen["s1a"].Load() > before })
+	eventually(t, 5*time.Second, "s1a hears a join after the crash", func() bool { return b.seen["s1a"].Load() > before })
 	// No participant left and came back at the central service.
 	time.Sleep(1500 * time.Millisecond) // past the dead service's expiry
 	if n := b.participants(); n != 301 {

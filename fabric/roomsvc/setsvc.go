@@ -566,6 +566,11 @@ func (s *SetService) fromCentralLocked(msg message) {
 	}
 	down := encode(message{V: WireVersion, T: msgEvents, From: s.info.ID, Room: msg.Room, Events: msg.Events})
 	for mc := range r.machines {
+		// A batch naming machines is for those only (a resync for
+		// machines that moved here).
+		if len(msg.Machines) > 0 && !slices.Contains(msg.Machines, mc) {
+			continue
+		}
 		if err := s.cfg.Conn.Publish(subjectAgent(mc), down); err == nil {
 			s.msgsDown.Add(1)
 		}

@@ -258,7 +258,7 @@ const (
 	msgDelta    = "delta"    // Events, Seq
 	msgBye      = "bye"      // the sender no longer holds Room here
 	msgBeat     = "beat"     // Rooms; a request, answered by a beatReply
-	msgEvents   = "events"   // down: Events, Counts
+	msgEvents   = "events"   // down: Events, Counts; Machines, if any, are the only machines it is for
 	msgPage     = "page"     // Query; answered by a reply with Page
 	msgCommand  = "command"  // Command; answered by a reply
 	msgHello    = "hello"    // a service started: register now
