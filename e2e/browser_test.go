@@ -196,6 +196,57 @@ func (ev *roomEvents) String() string {
 	return b.String()
 }
 
+// pulsedTone writes a 48 kHz WAV of freq that pauses like speech (400 ms
+// on, 100 ms off) for a fake microphone: the page asks for noise
+// suppression, which treats a steady tone as noise and brings it down to
+// about -30 dBFS within 2.5 s, while this one reaches the room at -14 to
+// -20 dB.
+func pulsedTone(t *testing.T, dir string, freq float64) string {
+	t.Helper()
+	var bursts [][]int16
+	for range 20 {
+		bursts = append(bursts, audiotest.GenTone(48000, freq, 0.3, 400*time.Millisecond), audiotest.GenSilence(48000, 100*time.Millisecond))
+	}
+	p := filepath.Join(dir, fmt.Sprintf("browser%.0f.wav", freq))
+	if err := audiotest.WriteMonoWAV(p, 48000, audiotest.Concat(bursts...)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runRoomPage runs the page in headless Chromium (e2e/browser/room.mjs)
+// as "Ada" at url with mic as its microphone, capturing what it plays to
+// out, and returns room.mjs's result and its JSON line; what is fails the
+// test with room.mjs's output and, if given, the room's events.
+func runRoomPage(t *testing.T, ctx context.Context, url, mic, out, shots string, events fmt.Stringer, args ...string) (roomResult, string) {
+	t.Helper()
+	node, chromium, script := browserHarness(t)
+	nctx, ncancel := context.WithTimeout(ctx, 50*time.Second)
+	defer ncancel()
+	argv := append([]string{script, "--url", url, "--name", "Ada", "--wav", mic, "--out-wav", out, "--shots", shots,
+		"--timeout", "45", "--chromium", chromium}, args...)
+	cmd := exec.CommandContext(nctx, node, argv...)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("room.mjs ran %.1f s", time.Since(start).Seconds())
+	if err != nil {
+		t.Fatalf("room.mjs: %v\nstderr:\n%s\nstdout:\n%s\nroom events:\n%v", err, stderr.String(), stdout.String(), events)
+	}
+	var res roomResult
+	line := strings.TrimSpace(stdout.String())
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		t.Fatalf("room.mjs output is not one JSON line: %v\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("page: %s", line)
+	return res, line
+}
+
 // roomResult is the JSON line room.mjs prints.
 type roomResult struct {
 	Participants []struct {
@@ -221,7 +272,7 @@ type roomResult struct {
 // the page lists both and marks one speaking; the event stream shows both;
 // after the browser leaves the room holds one participant again.
 func TestBrowserAndPhoneHearEachOther(t *testing.T) {
-	node, chromium, script := browserHarness(t)
+	browserHarness(t)
 	s := startServer(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
 	defer cancel()
@@ -245,42 +296,13 @@ func TestBrowserAndPhoneHearEachOther(t *testing.T) {
 	// asks for noise suppression, which treats a steady tone as noise and
 	// brings it down to about -30 dBFS within 2.5 s; a tone that pauses
 	// like speech (400 ms on, 100 ms off) reaches the room at -14..-20 dB.
-	var bursts [][]int16
-	for range 20 {
-		bursts = append(bursts, audiotest.GenTone(48000, 1000, 0.3, 400*time.Millisecond), audiotest.GenSilence(48000, 100*time.Millisecond))
-	}
-	browserSrc := filepath.Join(dir, "browser1000.wav")
-	if err := audiotest.WriteMonoWAV(browserSrc, 48000, audiotest.Concat(bursts...)); err != nil {
-		t.Fatal(err)
-	}
+	browserSrc := pulsedTone(t, dir, 1000)
 	shots := filepath.Join(dir, "shots")
 	browserWAV := filepath.Join(dir, "browser-heard.wav")
 	const captureSeconds = 6
-	nctx, ncancel := context.WithTimeout(ctx, 50*time.Second)
-	defer ncancel()
-	cmd := exec.CommandContext(nctx, node, script,
-		"--url", "http://"+s.HTTP+"/r/demo", "--name", "Ada", "--wav", browserSrc,
-		"--seconds", fmt.Sprint(captureSeconds), "--out-wav", browserWAV, "--shots", shots,
-		"--expect-participants", "2", "--ice-restart", "--leave-and-check", "--timeout", "45", "--chromium", chromium)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	browserStart := time.Now()
-	err := cmd.Run()
-	browserDone := time.Now()
-	t.Logf("room.mjs ran %.1f s", browserDone.Sub(browserStart).Seconds())
-	if err != nil {
-		t.Fatalf("room.mjs: %v\nstderr:\n%s\nstdout:\n%s\nroom events:\n%s", err, stderr.String(), stdout.String(), events)
-	}
-	var res roomResult
-	line := strings.TrimSpace(stdout.String())
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	if err := json.Unmarshal([]byte(line), &res); err != nil {
-		t.Fatalf("room.mjs output is not one JSON line: %v\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	t.Logf("page: %s", line)
+	res, line := runRoomPage(t, ctx, "http://"+s.HTTP+"/r/demo", browserSrc, browserWAV, shots, events,
+		"--seconds", fmt.Sprint(captureSeconds), "--expect-participants", "2", "--ice-restart", "--leave-and-check")
 
 	// What the page listed.
 	if len(res.Participants) != 2 {
@@ -422,4 +444,57 @@ func roomParticipants(t *testing.T, s *server, room string) int {
 		t.Fatalf("GET /api/rooms/%s: %v: %s", room, err, body)
 	}
 	return v.Participants
+}
+
+// TestBrowserOnAnotherSETAndAPhone: the room is mixed on node m1; a phone
+// (440 Hz) calls node p1 of SET s1 and a browser (1000 Hz) opens the page
+// on node w2 of SET s2. The browser's node is a selector node of the
+// room: the browser hears the phone and not itself, the phone hears the
+// browser, and the page on w2 lists the phone on p1 (from the room
+// services) with the browser.
+func TestBrowserOnAnotherSETAndAPhone(t *testing.T) {
+	browserHarness(t)
+	port, err := peers.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := fmt.Sprintf("  nats:\n    url: nats://127.0.0.1:%d\n", port)
+	fabricNode(t, "m1", "s1", "default", fmt.Sprintf("  nats:\n    listen: 127.0.0.1:%d\n", port), "interface", "retrieval", "mixer", "room")
+	p1 := fabricNode(t, "p1", "s1", "default", join, "interface", "retrieval", "selector", "sip", "roomset")
+	w2 := fabricNode(t, "w2", "s2", "default", join, "interface", "retrieval", "selector", "roomset")
+	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	ph, phoneRec := toneCaller(t, ctx, p1, "1000", 440, []string{"PCMU"})
+	defer ph.Stop()
+	waitFor(t, 10*time.Second, "w2 to list the phone on p1", func() bool {
+		p, ok := participants(w2, "demo")
+		return ok && p.Total == 1
+	})
+	heardWAV := filepath.Join(dir, "browser-heard.wav")
+	res, line := runRoomPage(t, ctx, "http://"+w2.HTTP+"/r/demo", pulsedTone(t, dir, 1000), heardWAV, filepath.Join(dir, "shots"), nil,
+		"--seconds", "5", "--expect-participants", "2")
+	if len(res.Participants) != 2 {
+		t.Errorf("the page on w2 lists %d participants, want the phone on p1 and the browser: %s", len(res.Participants), line)
+	}
+	if err := ph.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := audiotest.ReadWAV(heardWAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := a.Mono()[min(len(a.Mono()), a.Rate/2):]
+	b440, b1000 := audiotest.ToneLevelDB(b, a.Rate, 440), audiotest.ToneLevelDB(b, a.Rate, 1000)
+	t.Logf("browser on w2 hears 440 Hz at %.1f dB, its own 1000 Hz at %.1f dB", b440, b1000)
+	if b440 < -35 || b1000 > -50 {
+		t.Errorf("the browser on another SET does not hear the phone clearly, or hears itself")
+	}
+	pcm, rate := heard(t, phoneRec, 0)
+	pcm = pcm[max(0, len(pcm)-3*rate):]
+	p1000 := audiotest.ToneLevelDB(pcm, rate, 1000)
+	t.Logf("phone on p1 hears the browser's 1000 Hz at %.1f dB (last 3 s of its call)", p1000)
+	if p1000 < -35 {
+		t.Errorf("the phone does not hear the browser on another SET")
+	}
 }

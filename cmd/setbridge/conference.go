@@ -38,6 +38,12 @@ type conference struct {
 	// participants.
 	agent *roomsvc.Agent
 
+	// prime, if set, loads the participants of other machines into the
+	// roster when this machine's first participant of a room joins; done
+	// is called when it returns.
+	prime func(room string, done func())
+	wg    sync.WaitGroup // prime calls
+
 	mu      sync.Mutex
 	members map[string]map[string]*membership // room → id → local member; guarded by mu
 }
@@ -119,11 +125,17 @@ func (c *conference) join(room string, p media.Participant, info roster.Particip
 	if c.members == nil {
 		c.members = map[string]map[string]*membership{}
 	}
-	if c.members[room] == nil {
+	first := c.members[room] == nil
+	if first {
 		c.members[room] = map[string]*membership{}
 	}
 	c.members[room][info.ID] = ms
 	c.mu.Unlock()
+	if first && c.prime != nil && !local {
+		// Who was there before this machine's first participant.
+		c.wg.Add(1)
+		go c.prime(room, c.wg.Done)
+	}
 	if c.agent != nil {
 		c.agent.Join(room, info)
 	}

@@ -17,6 +17,7 @@ import (
 // agent every machine runs, and the SET and central services of nodes with
 // the roomset and room roles.
 type roomServices struct {
+	list    roomsvc.HandlerConfig // for Everyone
 	agent   *roomsvc.Agent
 	set     *roomsvc.SetService
 	central *roomsvc.Central
@@ -66,6 +67,7 @@ func startRoomServices(roles []string, fab *fabricNode, conf *conference, rooms 
 	}
 	// A SET service slow to answer (asking a central service that just
 	// died) is passed over for the central service after 750 ms.
+	rs.list = roomsvc.HandlerConfig{Node: fab.node, Conn: fab.nc, Logger: log, Timeout: 750 * time.Millisecond}
 	rs.handler = roomsvc.Handler(roomsvc.HandlerConfig{Node: fab.node, Conn: fab.nc, Logger: log, Timeout: 750 * time.Millisecond,
 		Auth: func(r *http.Request, room string, moderate bool) error {
 			if len(apiKeys) == 0 {
@@ -140,4 +142,20 @@ func (c *conference) command(cmd roomsvc.Command, rooms *api.Rooms) error {
 		}
 	}
 	return nil
+}
+
+// prime fills this machine's roster of room with the participants the room
+// services know on other machines: a machine hears only the changes after
+// its first participant of a room joined.
+func (rs *roomServices) prime(room string, rost *roster.Roster, self string, done func()) {
+	defer done()
+	ms, err := roomsvc.Everyone(rs.list, room)
+	if err != nil {
+		rs.list.Logger.Warn("room list not loaded from the room services", "room", room, "error", err)
+	}
+	for _, m := range ms {
+		if m.Node != self {
+			rost.Join(room, m.Participant)
+		}
+	}
 }

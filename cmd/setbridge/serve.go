@@ -341,6 +341,8 @@ func serve(cctx *cli.Context) error {
 	}
 	defer rsvc.Close()
 	conf.agent = rsvc.agent
+	conf.prime = func(room string, done func()) { rsvc.prime(room, rost, fabInfo.ID, done) }
+	defer conf.wg.Wait()
 	agentRef.Store(rsvc.agent)
 	if p, ok := prompts.Get(ivr.PromptBeepJoin); ok {
 		conf.joinTone = p.Samples()

@@ -104,7 +104,7 @@ func (s *Service) Join(room, participant string, p media.Participant) (Membershi
 	if participant == "" {
 		participant = uuid.NewString()
 	}
-	mixer, ok := s.MixerFor(room)
+	mixer, ok := s.awaitMixer(room)
 	if !ok {
 		return Membership{}, fmt.Errorf("mixnet: no mixer node is live for room %s", room)
 	}

@@ -158,11 +158,43 @@ func (s *Service) MixerFor(room string) (fabric.NodeInfo, bool) {
 	return fabric.Rank(room, ms)[0], true
 }
 
-// Local reports whether room is mixed on this node (or no mixer is known,
-// in which case this node mixes it rather than refuse the call).
+// Local reports whether room is mixed on this node. While no mixer is
+// live (a fabric starting up), a node with the mixer role mixes its own
+// rooms and one without waits for a mixer in Join: it never starts a mix
+// of its own that the rest of the room would not be in.
 func (s *Service) Local(room string) bool {
 	m, ok := s.MixerFor(room)
-	return !ok || m.ID == s.cfg.Node.Info().ID
+	if !ok {
+		return s.cfg.Node.Info().Has(fabric.RoleMixer)
+	}
+	return m.ID == s.cfg.Node.Info().ID
+}
+
+// mixerWait is how long Join waits for a mixer node to be heard of.
+const mixerWait = 3 * time.Second
+
+// awaitMixer returns the room's mixer, waiting up to mixerWait for one to
+// appear.
+func (s *Service) awaitMixer(room string) (fabric.NodeInfo, bool) {
+	if m, ok := s.MixerFor(room); ok {
+		return m, true
+	}
+	t := s.cfg.Clock.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	deadline := s.cfg.Clock.Now().Add(mixerWait)
+	for {
+		select {
+		case <-s.done:
+			return fabric.NodeInfo{}, false
+		case <-t.C():
+		}
+		if m, ok := s.MixerFor(room); ok {
+			return m, true
+		}
+		if !s.cfg.Clock.Now().Before(deadline) {
+			return fabric.NodeInfo{}, false
+		}
+	}
 }
 
 // Stats returns the service's counters.

@@ -161,3 +161,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
+
+// Everyone returns every participant of room, page by page, as the room
+// services know them: for a machine that has just joined a room and wants
+// to show its clients who was there before it. cfg is as for Handler
+// (Auth is not used).
+func Everyone(cfg HandlerConfig, room string) ([]Member, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	var subjects []string
+	for _, s := range setServices(cfg.Node, room) {
+		subjects = append(subjects, subjectSet(s)+".q")
+	}
+	subjects = append(subjects, centralSubjects(cfg.Node, ".q")...)
+	var out []Member
+	q := Query{PageSize: MaxPageSize}
+	for {
+		rep, _, err := requestPage(cfg.Conn, subjects, func(s string) string { return s },
+			message{T: msgPage, From: cfg.Node.Info().ID, Room: room, Query: &q}, cfg.Timeout)
+		if err != nil {
+			return out, err
+		}
+		if rep.Page == nil {
+			return out, nil // nobody knows the room: empty
+		}
+		out = append(out, rep.Page.Participants...)
+		if rep.Page.NextPageToken == "" {
+			return out, nil
+		}
+		q.PageToken = rep.Page.NextPageToken
+	}
+}
