@@ -123,6 +123,7 @@ type Server struct {
 	addrs    map[string]net.Addr
 	closers  []io.Closer // the listeners, closed on shutdown
 	wg       sync.WaitGroup
+	regWG    sync.WaitGroup // the registrations, which un-REGISTER before the transport closes
 	regs     []*Registration
 	dialouts *dialouts // outbound calls (dialout.go)
 }
@@ -240,6 +241,9 @@ func (s *Server) Run(ctx context.Context) error {
 	<-ctx.Done()
 	s.hangupAll()
 	s.dialouts.hangupAll()
+	// The registrations send their un-REGISTERs through the transport
+	// layer: let them finish before it closes.
+	s.regWG.Wait()
 	s.client.Close()
 	s.srv.Close()
 	err := s.ua.Close()
@@ -278,9 +282,9 @@ func (s *Server) startRegistration(ctx context.Context, t *Trunk) error {
 		return err
 	}
 	s.regs = append(s.regs, reg)
-	s.wg.Add(1)
+	s.regWG.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer s.regWG.Done()
 		defer client.Close()
 		_ = reg.Run(ctx)
 	}()

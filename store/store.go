@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/setbridge/setbridge/media"
 )
@@ -82,7 +83,22 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open %s store: %w", d, err)
 	}
 	s := &Store{db: db, dialect: d, clock: o.clock, log: o.log.With("component", "store", "engine", d.String())}
-	if s.applied, err = s.migrate(ctx); err != nil {
+	// Two processes creating the same SQLite file at once can find it
+	// locked while the other switches it to WAL, which SQLite reports at
+	// once rather than through the busy timeout: take turns.
+	for try := 0; ; try++ {
+		s.applied, err = s.migrate(ctx)
+		if err == nil || d != dialectSQLite || try == 50 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(10+try*10) * time.Millisecond):
+			continue
+		}
+		break
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s store: %w", d, err)
 	}
