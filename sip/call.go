@@ -365,26 +365,37 @@ func (s *Server) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 
 // takeAnswerLocked applies the SDP answer to our offer.
 func (c *call) takeAnswerLocked(body []byte) error {
-	if len(body) == 0 {
-		return errNoAnswer
-	}
-	rm, err := parseSDP(body)
+	rm, err := c.leg.takeAnswer(body, c.trunk.codecs)
 	if err != nil {
 		return err
-	}
-	neg, err := negotiate(rm, c.trunk.codecs)
-	if err != nil {
-		return err
-	}
-	if neg.Codec.Name != c.leg.neg.Codec.Name || neg.PT != c.leg.neg.PT || neg.Ptime != c.leg.neg.Ptime || neg.DTMFPT != c.leg.neg.DTMFPT {
-		if err := c.leg.setCodec(neg); err != nil {
-			return err
-		}
 	}
 	c.remote = rm
 	c.dir = rm.Direction.answerTo()
-	c.leg.setRemote(rm.Addr, rm.RTCPAddr)
 	return nil
+}
+
+// takeAnswer applies an SDP answer to our offer to the leg: the codec it
+// chose (when it differs from the one in use) and where to send; it
+// returns the far end's media for the dialog's direction.
+func (l *rtpLeg) takeAnswer(body []byte, codecs []media.Codec) (*remoteMedia, error) {
+	if len(body) == 0 {
+		return nil, errNoAnswer
+	}
+	rm, err := parseSDP(body)
+	if err != nil {
+		return nil, err
+	}
+	neg, err := negotiate(rm, codecs)
+	if err != nil {
+		return nil, err
+	}
+	if cur := l.neg; neg.Codec.Name != cur.Codec.Name || neg.PT != cur.PT || neg.Ptime != cur.Ptime || neg.DTMFPT != cur.DTMFPT {
+		if err := l.setCodec(neg); err != nil {
+			return nil, err
+		}
+	}
+	l.setRemote(rm.Addr, rm.RTCPAddr)
+	return rm, nil
 }
 
 func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {

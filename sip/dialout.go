@@ -504,27 +504,13 @@ func (o *Outbound) setupFailed(ctx context.Context, err error) {
 
 // takeAnswer applies the far end's SDP (early or final answer).
 func (o *Outbound) takeAnswer(body []byte) error {
-	if len(body) == 0 {
-		return errNoAnswer
-	}
-	rm, err := parseSDP(body)
-	if err != nil {
-		return err
-	}
-	neg, err := negotiate(rm, o.trunk.codecs)
-	if err != nil {
-		return err
-	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	cur := o.leg.neg
-	if neg.Codec.Name != cur.Codec.Name || neg.PT != cur.PT || neg.Ptime != cur.Ptime || neg.DTMFPT != cur.DTMFPT {
-		if err := o.leg.setCodec(neg); err != nil {
-			return err
-		}
+	rm, err := o.leg.takeAnswer(body, o.trunk.codecs)
+	if err != nil {
+		return err
 	}
 	o.dir = rm.Direction.answerTo()
-	o.leg.setRemote(rm.Addr, rm.RTCPAddr)
 	return nil
 }
 
