@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -86,7 +87,15 @@ type whereReply struct {
 	Node NodeInfo `json:"node"`
 }
 
-func encode(v any) []byte {
+func encode(v any) []byte { return Encode(v) }
+
+// decode reads a fabric control message and checks its version.
+func decode(data []byte, v any) error { return Decode(data, v, WireVersion, "fabric") }
+
+// Encode encodes a control message as JSON. It is the codec of every
+// message on the control plane (the fabric's, the split mixer's, the room
+// services'); each message carries its package's version in "v".
+func Encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("fabric: encoding %T: %v", v, err)) // our own types: cannot fail
@@ -94,16 +103,21 @@ func encode(v any) []byte {
 	return b
 }
 
-// decode reads a control message and checks its version.
-func decode(data []byte, v any) error {
+// ErrVersion is returned by Decode for a message of another version.
+var ErrVersion = errors.New("message version")
+
+// Decode reads a control message of what ("fabric", "mixnet", ...) into v
+// and checks that its "v" is version, so that a node refuses a message it
+// would misread.
+func Decode(data []byte, v any, version int, what string) error {
 	var h struct {
 		V int `json:"v"`
 	}
 	if err := json.Unmarshal(data, &h); err != nil {
-		return fmt.Errorf("fabric message: %w", err)
+		return fmt.Errorf("%s message: %w", what, err)
 	}
-	if h.V != WireVersion {
-		return fmt.Errorf("fabric message version %d, this node speaks %d", h.V, WireVersion)
+	if h.V != version {
+		return fmt.Errorf("%s %w %d, this node speaks %d", what, ErrVersion, h.V, version)
 	}
 	return json.Unmarshal(data, v)
 }

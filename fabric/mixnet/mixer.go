@@ -1,6 +1,7 @@
 package mixnet
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -223,8 +224,10 @@ func (s *Service) onMute(m *nats.Msg) {
 
 // onEnergy files a selector node's report with each participant it names.
 func (mr *mixRoom) onEnergy(m *nats.Msg) {
+	// Every selector node sends one each tick: parse it once and check
+	// its version after, rather than through decode's two passes.
 	var rep energyReport
-	if err := decode(m.Data, &rep); err != nil {
+	if err := json.Unmarshal(m.Data, &rep); err != nil || rep.V != fabric.WireVersion {
 		mr.s.stats.badMessages.Add(1)
 		return
 	}

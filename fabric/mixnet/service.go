@@ -1,7 +1,6 @@
 package mixnet
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -288,25 +287,8 @@ func (s *Service) request(node, verb string, req any) (joinReply, error) {
 	return rep, nil
 }
 
-func encode(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("mixnet: encoding %T: %v", v, err)) // our own types: cannot fail
-	}
-	return b
-}
+func encode(v any) []byte { return fabric.Encode(v) }
 
-func decode(data []byte, v any) error {
-	var h struct {
-		V int `json:"v"`
-	}
-	if err := json.Unmarshal(data, &h); err != nil {
-		return fmt.Errorf("mixnet message: %w", err)
-	}
-	if h.V != fabric.WireVersion {
-		return fmt.Errorf("mixnet message version %d, this node speaks %d", h.V, fabric.WireVersion)
-	}
-	return json.Unmarshal(data, v)
-}
+func decode(data []byte, v any) error { return fabric.Decode(data, v, fabric.WireVersion, "mixnet") }
 
 func respond(m *nats.Msg, r joinReply) { _ = m.Respond(encode(r)) }

@@ -2,12 +2,11 @@ package roomsvc
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/setbridge/setbridge/fabric"
 	"github.com/setbridge/setbridge/roster"
 )
 
@@ -307,29 +306,9 @@ type reply struct {
 	Counts *Counts  `json:"counts,omitempty"`
 }
 
-func encode(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only our own types are encoded: this cannot happen.
-		return []byte(`{"v":1,"error":"encoding failed"}`)
-	}
-	return b
-}
+func encode(v any) []byte { return fabric.Encode(v) }
 
-var errVersion = errors.New("roomsvc: message version")
-
-func decode(data []byte, v any) error {
-	var h struct {
-		V int `json:"v"`
-	}
-	if err := json.Unmarshal(data, &h); err != nil {
-		return fmt.Errorf("roomsvc message: %w", err)
-	}
-	if h.V != WireVersion {
-		return fmt.Errorf("%w %d, this node speaks %d", errVersion, h.V, WireVersion)
-	}
-	return json.Unmarshal(data, v)
-}
+func decode(data []byte, v any) error { return fabric.Decode(data, v, WireVersion, "roomsvc") }
 
 // Chunking keeps every message far below NATS's 1 MB payload limit.
 const (
