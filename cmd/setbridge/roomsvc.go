@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/setbridge/setbridge/api"
 	"github.com/setbridge/setbridge/fabric/roomsvc"
@@ -65,10 +64,8 @@ func startRoomServices(roles []string, fab *fabricNode, conf *conference, rooms 
 		rs.Close()
 		return nil, fmt.Errorf("room agent: %w", err)
 	}
-	// A SET service slow to answer (asking a central service that just
-	// died) is passed over for the central service after 750 ms.
-	rs.list = roomsvc.HandlerConfig{Node: fab.node, Conn: fab.nc, Logger: log, Timeout: 750 * time.Millisecond}
-	rs.handler = roomsvc.Handler(roomsvc.HandlerConfig{Node: fab.node, Conn: fab.nc, Logger: log, Timeout: 750 * time.Millisecond,
+	rs.list = roomsvc.HandlerConfig{Node: fab.node, Conn: fab.nc, Logger: log}
+	rs.handler = roomsvc.Handler(roomsvc.HandlerConfig{Node: fab.node, Conn: fab.nc, Logger: log,
 		Auth: func(r *http.Request, room string, moderate bool) error {
 			if len(apiKeys) == 0 {
 				if isLoopback(r) {

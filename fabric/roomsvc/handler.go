@@ -15,15 +15,21 @@ import (
 	"github.com/setbridge/setbridge/roster"
 )
 
-// HandlerConfig configures Handler.
+// defaultPageTimeout is HandlerConfig.Timeout's default.
+const defaultPageTimeout = 750 * time.Millisecond
+
+// HandlerConfig configures Handler and Everyone.
 type HandlerConfig struct {
 	// Node is the node serving HTTP, and Conn its control plane.
 	Node *fabric.Node
 	Conn *nats.Conn
 	// Auth, if set, allows a request for room; moderate says whether it
 	// is a moderation command. An error answers 403.
-	Auth    func(r *http.Request, room string, moderate bool) error
-	Timeout time.Duration // per request (default 2 s)
+	Auth func(r *http.Request, room string, moderate bool) error
+	// Timeout bounds each service's answer (default 750 ms): a SET service
+	// slow to answer (asking a central service that just died) is passed
+	// over for the central service.
+	Timeout time.Duration
 	Logger  *slog.Logger
 }
 
@@ -38,7 +44,7 @@ type HandlerConfig struct {
 // service when the SET has none; commands go to the central service.
 func Handler(cfg HandlerConfig) http.Handler {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
+		cfg.Timeout = defaultPageTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -168,7 +174,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // (Auth is not used).
 func Everyone(cfg HandlerConfig, room string) ([]Member, error) {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Second
+		cfg.Timeout = defaultPageTimeout
 	}
 	var subjects []string
 	for _, s := range setServices(cfg.Node, room) {
